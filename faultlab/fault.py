@@ -1,0 +1,362 @@
+"""The fault path, top to bottom, with the kernel's names (Linux 2.6.18).
+
+    do_page_fault            arch/i386/mm/fault.c:328
+      handle_mm_fault        include/linux/mm.h:744 -> mm/memory.c:2321 (__handle_mm_fault)
+        handle_pte_fault     mm/memory.c:2264
+          do_no_page         mm/memory.c:2090
+            vma->vm_ops->nopage = filemap_nopage     mm/filemap.c:1357
+              find_get_page, read-around, page_cache_read, page_not_uptodate
+
+Every function is a SimPy generator: a blocking step is a visible
+``yield``, CPU work is ``yield cpu(k, us)``, ``goto retry`` is a loop, and
+``current`` is the explicit ``f.task``. mmap_sem is locked and unlocked
+by hand (``down_read``/``up_read``): on a retry the callee may already
+have dropped it, so a ``with`` block would release it twice.
+
+What differs between the designs of the story lives in the policy
+(``k.policy``), at the few places the kernel patches touched:
+
+* ``fault_begin``        what do_page_fault arms before the first pass
+                         (a task flag, or flags in a struct);
+* ``page_not_uptodate``  what filemap_nopage does when the page it needs
+                         is locked for I/O: sleep under mmap_sem, or drop it;
+* ``cache_miss``         read-around submission (under mmap_sem until 5.1);
+* ``before_retry``       what the arch code changes before ``goto retry``;
+* ``do_page_fault``      a policy may take a different lock first (per-VMA).
+
+Simplification: one file, one VMA kind with ->nopage (the file), anonymous
+VMAs (never faulted here) and a driver VMA whose ->nopage pins a file page
+with get_user_pages (to show what a task-wide flag leaks into).
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+from .mm import down_read, holds, up_read
+from .pagecache import (lock_page, page_cache_release, trylock_page, unlock_page,
+                        wait_on_page_locked)
+from .rwsem import ModelBug
+from .trace import FaultRecord, Outcome
+
+
+class VM(str, Enum):
+    """handle_mm_fault's answers (include/linux/mm.h:624-641 in 2.6.18, plus RETRY
+    from the 2006 patch, 0x04, and 2.6.37's VM_FAULT_RETRY)."""
+
+    OOM = "OOM"
+    SIGBUS = "SIGBUS"
+    MINOR = "MINOR"
+    MAJOR = "MAJOR"
+    RETRY = "RETRY"
+
+
+# ->nopage's special answers (include/linux/mm.h), as sentinels
+NOPAGE_SIGBUS = "NOPAGE_SIGBUS"
+NOPAGE_RETRY = "NOPAGE_RETRY"      # the 2006 patch: ((struct page *) -2)
+RETRY_ALL = "RETRY_ALL"            # filemap_nopage's internal 'goto retry_all'
+
+
+class Fault:
+    """The model's bookkeeping for one fault (not a kernel structure).
+
+    ``locked`` says whether this fault's task holds mmap_sem right now;
+    ``args`` is where a policy keeps per-fault state of its own (the
+    pagefault_args / vm_fault of the later designs)."""
+
+    __slots__ = ("task", "address", "write", "rec", "vma", "locked", "args",
+                 "gup", "did_readaround", "dropped", "vma_locked")
+
+    def __init__(self, task, address, rec, gup=False, write=False):
+        self.task = task
+        self.address = address
+        self.write = write
+        self.rec = rec
+        self.vma = None
+        self.locked = False
+        self.args = None
+        self.gup = gup              # called from get_user_pages: the caller holds mmap_sem
+        self.did_readaround = False
+        self.dropped = False        # the fault let its lock go at some point
+        self.vma_locked = None      # the VMA whose per-VMA lock this fault holds (per_vma_lock)
+
+
+def cpu(k, us):
+    return k.env.timeout(us)
+
+
+def new_fault(k, task, address, gup=False):
+    rec = FaultRecord(task.name, address, k.env.now, via="gup" if gup else "fault")
+    k.rec.faults.append(rec)
+    k.rec.emit(task.name, "fault_start", address=address, via=rec.via)
+    return Fault(task, address, rec, gup=gup)
+
+
+def end_fault(k, f, outcome):
+    f.rec.end_us = k.env.now
+    f.rec.outcome = outcome
+    k.rec.emit(f.task.name, "fault_end", outcome=outcome.value, attempts=f.rec.attempts)
+
+
+# -- arch/i386/mm/fault.c -------------------------------------------------------
+
+def do_page_fault(k, task, address):
+    """The arch entry: take mmap_sem for read, find the VMA, handle the fault,
+    and on RETRY go back to find_vma; drop mmap_sem at the end."""
+    f = new_fault(k, task, address)
+    k.policy.fault_begin(k, f)
+    yield cpu(k, k.costs.fault_entry_us)
+    yield from down_read(k.mm, task)
+    f.locked = True
+    ret = yield from fault_passes(k, f)
+    yield from finish_fault(k, f, ret)
+
+
+def fault_passes(k, f):
+    """``retry:`` ... ``goto retry``: one pass per loop, mmap_sem held on entry."""
+    while True:
+        f.rec.attempts += 1
+        if f.rec.attempts > 1:
+            f.rec.redone_walks += 1
+            k.redone_walks += 1
+        yield cpu(k, k.costs.find_vma_us + k.costs.walk_us)
+        vma = k.mm.find_vma(f.address)
+        if vma is None or vma.start > f.address:
+            return Outcome.SIGSEGV                      # bad_area
+        f.vma = vma
+        ret = yield from handle_mm_fault(k, f, vma)
+        if ret is not VM.RETRY:
+            return ret
+        k.rec.emit(f.task.name, "retry", attempt=f.rec.attempts)
+        k.policy.before_retry(k, f)
+        if not f.locked:
+            yield from down_read(k.mm, f.task)
+            f.locked = True
+
+
+def finish_fault(k, f, ret):
+    """The switch on handle_mm_fault's answer, up_read, return to user."""
+    if f.locked:
+        up_read(k.mm, f.task)
+        f.locked = False
+    k.policy.fault_end(k, f)
+    outcome = {VM.MINOR: Outcome.MINOR, VM.MAJOR: Outcome.MAJOR, VM.SIGBUS: Outcome.SIGBUS,
+               Outcome.SIGSEGV: Outcome.SIGSEGV}.get(ret)
+    if outcome is None:
+        raise ModelBug(f"do_page_fault: handle_mm_fault returned {ret!r} (BUG())")
+    f.rec.major = f.rec.major or outcome is Outcome.MAJOR
+    yield cpu(k, k.costs.fault_exit_us)
+    end_fault(k, f, outcome)
+    return outcome
+
+
+# -- mm/memory.c ---------------------------------------------------------------
+
+def handle_mm_fault(k, f, vma):
+    """__handle_mm_fault: the page-table walk (charged with find_vma above), then
+    handle_pte_fault. No OOM in the model."""
+    return (yield from handle_pte_fault(k, f, vma))
+
+
+def handle_pte_fault(k, f, vma):
+    if f.address in k.mm.ptes:
+        return VM.MINOR                    # a sibling thread mapped it first: nothing to do
+    return (yield from do_no_page(k, f, vma))
+
+
+def do_no_page(k, f, vma):
+    """Ask ->nopage for the page, then install the pte under the pte lock."""
+    if vma.kind == "driver":
+        new_page = yield from driver_nopage(k, f, vma)
+    else:
+        new_page = yield from filemap_nopage(k, f, vma)
+    if new_page is NOPAGE_SIGBUS:
+        return VM.SIGBUS
+    if new_page is NOPAGE_RETRY:
+        return VM.RETRY
+    yield cpu(k, k.costs.map_us)
+    if f.address in k.mm.ptes:                       # "One of our sibling threads was faster, back out."
+        page_cache_release(new_page)
+        return VM.MAJOR if f.rec.major else VM.MINOR
+    if not new_page.uptodate:
+        raise ModelBug(f"{f.task.name}: mapping {new_page!r}, which is not uptodate")
+    if vma.dead:
+        if not k.policy.injects_bugs:
+            raise ModelBug(f"{f.task.name}: mapping page into {vma!r}, which was unmapped")
+        k.rec.bug(f.task.name, f"mapped page {new_page.index} into unmapped VMA {vma.id} (stale vma pointer)")
+        page_cache_release(new_page)
+        return VM.MAJOR if f.rec.major else VM.MINOR
+    k.mm.ptes[f.address] = new_page                  # the nopage reference now belongs to the pte
+    new_page.mapcount += 1
+    k.rec.emit(f.task.name, "map", page=new_page.index)
+    return VM.MAJOR if f.rec.major else VM.MINOR
+
+
+# -- mm/filemap.c --------------------------------------------------------------
+
+MMAP_LOTSAMISS = 100
+
+
+def filemap_nopage(k, f, vma):
+    """Return the file page for the fault, referenced and uptodate, or a NOPAGE_* code."""
+    pgoff = vma.pgoff + (f.address - vma.start)
+    if pgoff >= k.scenario.file_pages:
+        return NOPAGE_SIGBUS
+    cache, ra = k.cache, k.ra
+    while True:                                      # retry_all: / retry_find:
+        yield cpu(k, k.costs.find_get_page_us)
+        page = cache.find_get_page(pgoff)
+        if page is None:
+            ra["mmap_miss"] += 1
+            if ra["mmap_miss"] > ra["mmap_hit"] + MMAP_LOTSAMISS or not k.scenario.ra_pages \
+                    or f.did_readaround:
+                ret = yield from page_cache_read(k, f, pgoff)       # no_cached_page:
+            else:
+                f.rec.major = True
+                f.did_readaround = True
+                ret = yield from k.policy.cache_miss(k, f, pgoff)    # read-around
+            if ret is not None:
+                return ret
+            continue
+        if not f.did_readaround:
+            ra["mmap_hit"] += 1
+        if not page.uptodate:
+            f.rec.major = True
+            page = yield from k.policy.page_not_uptodate(k, f, page)
+            if page is RETRY_ALL:
+                continue
+            if page is NOPAGE_RETRY:
+                return page
+        if not f.locked:                             # the lock was let go on the way (Linux 5.1+):
+            page_cache_release(page)                 # never map without it; retry instead
+            return NOPAGE_RETRY
+        return page                                  # success: referenced, unlocked
+
+
+def do_page_cache_readahead(k, f, pgoff):
+    """Put the read-around window into the cache, locked, and submit one read
+    for the pages that were missing (mm/readahead.c); returns at once."""
+    n = k.scenario.ra_pages
+    start = pgoff - n // 2 if pgoff > n // 2 else 0
+    end = min(start + n, k.scenario.file_pages)
+    new = [k.cache.add_to_page_cache(i) for i in range(start, end) if k.cache.lookup(i) is None]
+    yield cpu(k, k.costs.ra_submit_us + k.costs.ra_page_us * len(new))
+    if new:
+        k.disk.submit(f.task.name, new)
+
+
+def page_cache_read(k, f, pgoff):
+    """no_cached_page: read just this page (add locked, ->readpage)."""
+    f.rec.major = True
+    if k.cache.lookup(pgoff) is None:
+        page = k.cache.add_to_page_cache(pgoff)
+        yield cpu(k, k.costs.ra_submit_us + k.costs.ra_page_us)
+        k.disk.submit(f.task.name, [page])
+    return None
+
+
+def sleep_on_page(k, f, page, take_lock: bool):
+    """Sleep until the read of ``page`` completes: lock_page (take_lock) or
+    wait_on_page_locked. Records the wait and whether mmap_sem was held across it."""
+    if take_lock and trylock_page(page) or not take_lock and not page.locked:
+        return
+    held = holds(k.mm, f.task)
+    t0 = k.env.now
+    f.task.io_since = (t0, held)
+    k.rec.emit(f.task.name, "io_wait_start", page=page.index, mmap_sem=held)
+    if take_lock:
+        slept = yield from lock_page(k.env, page)
+    else:
+        slept = yield from wait_on_page_locked(k.env, page)
+    if slept:
+        yield cpu(k, k.costs.wakeup_us)
+    f.task.io_since = None
+    if held:
+        k.mm.held_across_io_us += k.env.now - t0
+    k.rec.emit(f.task.name, "io_wait_end", page=page.index)
+
+
+def lock_page_and_check(k, f, page):
+    """The synchronous page_not_uptodate of 2.6.18: lock_page -- this is where
+    the disk wait happens, under mmap_sem -- then look at what we got."""
+    yield from sleep_on_page(k, f, page, take_lock=True)
+    return page_locked_checks(k, f, page)
+
+
+def page_locked_checks(k, f, page):
+    """After lock_page: truncated meanwhile -> retry_all; uptodate -> success."""
+    if not page.in_cache:
+        unlock_page(page)
+        page_cache_release(page)
+        return RETRY_ALL
+    if page.uptodate:
+        unlock_page(page)
+        return page
+    raise ModelBug(f"{page!r} locked but not uptodate: read errors are not modelled")
+
+
+def drop_mmap_sem(k, f):
+    """up_read in the middle of a fault (release_fault_lock in Linux 6.7: the
+    VMA lock instead, if that is what the fault holds). A get_user_pages
+    caller holds mmap_sem itself and must never see it dropped."""
+    if f.gup:
+        k.rec.bug(f.task.name, "mmap_sem dropped under a get_user_pages caller that holds it")
+    if f.vma_locked is not None:
+        vma_end_read(k, f)
+    else:
+        up_read(k.mm, f.task)
+    f.locked = False
+    f.dropped = True
+
+
+def retake_mmap_sem(k, f):
+    yield from down_read(k.mm, f.task)
+    f.locked = True
+
+
+def vma_end_read(k, f):
+    vma, f.vma_locked = f.vma_locked, None
+    vma.lock.release(f.task.name)
+    k.rec.emit(f.task.name, "vma_unlock", vma=vma.id)
+
+
+# -- get_user_pages and a driver that uses it -----------------------------------
+
+def get_user_pages(k, task, address, caller_holds=True):
+    """mm/memory.c get_user_pages (2.6.18) for one page, called with mmap_sem
+    held for read: follow_page, and handle_mm_fault until the page is there.
+    Any answer but MINOR/MAJOR/SIGBUS hits BUG() in its switch."""
+    f = new_fault(k, task, address, gup=True)
+    f.locked = caller_holds
+    k.policy.gup_begin(k, f)
+    page = k.mm.ptes.get(address)
+    if page is not None:
+        end_fault(k, f, Outcome.MINOR)
+        return page
+    f.rec.attempts = 1
+    yield cpu(k, k.costs.walk_us)
+    vma = k.mm.find_vma(address)
+    if vma is None or vma.start > address:
+        end_fault(k, f, Outcome.SIGSEGV)
+        return None
+    f.vma = vma
+    ret = yield from handle_mm_fault(k, f, vma)
+    if ret is VM.RETRY:
+        k.rec.bug(task.name, "VM_FAULT_RETRY returned to get_user_pages: BUG()")
+        end_fault(k, f, Outcome.UNFINISHED)
+        return "OOPS"
+    end_fault(k, f, Outcome.SIGBUS if ret is VM.SIGBUS else
+              (Outcome.MAJOR if f.rec.major else Outcome.MINOR))
+    return k.mm.ptes.get(address)
+
+
+def driver_nopage(k, f, vma):
+    """A driver's ->nopage that pins a page of the user's own file mapping
+    with get_user_pages (drivers that map user buffers do this) and returns
+    it. It runs inside do_page_fault, with mmap_sem held and the fault's
+    per-task state still armed."""
+    target = k.mm.file_vma().start + vma.pgoff
+    page = yield from get_user_pages(k, f.task, target)
+    if page is None or page == "OOPS":
+        return NOPAGE_SIGBUS
+    page.count += 1                                  # the driver's reference, handed to do_no_page
+    return page

@@ -1,0 +1,168 @@
+"""The page cache of one file: pages, their flags, their lock and references.
+
+Mirrors mm/filemap.c and include/linux/pagemap.h of Linux 2.6.18:
+
+* a page enters the cache *locked*, with one reference held by the cache
+  (add_to_page_cache -> SetPageLocked); the read that fills it unlocks it
+  when the I/O completes, after setting it uptodate (mpage_end_io_read);
+* ``find_get_page`` returns the page with an extra reference, or None;
+* ``lock_page`` sleeps until the page lock is free, then holds it
+  (__lock_page, TASK_UNINTERRUPTIBLE);
+* ``wait_on_page_locked`` sleeps until the page is unlocked, without
+  taking the lock;
+* ``page_cache_release`` drops a reference.
+
+Simplification: when a page is unlocked, a task sleeping in ``lock_page``
+is handed the lock at once (first come, first served), and tasks in
+``wait_on_page_locked`` return. In the kernel all are woken and race to
+test the bit; the model picks the FIFO winner.
+"""
+from __future__ import annotations
+
+from .rwsem import ModelBug
+
+
+class Page:
+    __slots__ = ("index", "uptodate", "locked", "count", "mapcount", "in_cache", "cache",
+                 "_lock_waiters", "_unlock_waiters")
+
+    def __init__(self, index: int, cache=None):
+        self.index = index
+        self.cache = cache
+        self.uptodate = False
+        self.locked = False
+        self.count = 0          # page_count(): references
+        self.mapcount = 0       # ptes mapping it (page_mapped() when > 0)
+        self.in_cache = False
+        self._lock_waiters = []     # events of tasks sleeping in lock_page
+        self._unlock_waiters = []   # events of tasks sleeping in wait_on_page_locked
+
+    def __repr__(self):
+        flags = "".join(c for c, on in (("U", self.uptodate), ("L", self.locked), ("M", self.mapcount)) if on)
+        return f"<Page {self.index} {flags or '-'} count={self.count}>"
+
+
+class PageCache:
+    """One address_space: the cached pages of the shared file.
+
+    ``poke`` is how an evictor that sleeps through idle ticks learns that a
+    page may have become droppable (a reference, the lock or a mapping went)."""
+
+    def __init__(self, env):
+        self.env = env
+        self.pages: dict[int, Page] = {}
+        self.watch = None           # an event an evictor waits on, or None
+        self.preloaded = 0          # pages [0, preloaded) were read before the run began
+        self.dropped = set()        # ... except these, dropped since
+
+    def poke(self, page) -> None:
+        if self.watch is not None and not self.watch.triggered and page.in_cache:
+            self.watch.succeed()
+
+    def preload(self, n: int) -> None:
+        """Pages [0, n) start cached and uptodate (read earlier by someone).
+        They are made when first looked at, so a large cache costs nothing."""
+        self.preloaded = n
+
+    def lookup(self, index: int):
+        """The cached page at ``index`` or None, taking no reference."""
+        page = self.pages.get(index)
+        if page is None and index < self.preloaded and index not in self.dropped:
+            page = Page(index, self)
+            page.uptodate = page.in_cache = True
+            page.count = 1
+            self.pages[index] = page
+        return page
+
+    def find_get_page(self, index: int):
+        """Look the page up; on a hit take a reference (mm/filemap.c)."""
+        page = self.lookup(index)
+        if page is not None:
+            page.count += 1
+        return page
+
+    def add_to_page_cache(self, index: int) -> Page:
+        """Insert a new page, locked, holding the cache's reference; the caller
+        then starts its read (add_to_page_cache_lru + ->readpage)."""
+        if self.lookup(index) is not None:
+            raise ModelBug(f"page {index} is already in the cache")
+        page = Page(index, self)
+        page.locked = page.in_cache = True
+        page.count = 1
+        self.pages[index] = page
+        return page
+
+    def remove(self, page: Page) -> None:
+        """__remove_from_page_cache + dropping the cache's reference."""
+        del self.pages[page.index]
+        if page.index < self.preloaded:
+            self.dropped.add(page.index)
+        page.in_cache = False
+        page.uptodate = False
+        page.count -= 1
+
+
+def page_cache_release(page: Page) -> None:
+    if page.count <= 0:
+        raise ModelBug(f"{page!r}: reference dropped below zero")
+    page.count -= 1
+    if page.cache is not None:
+        page.cache.poke(page)
+
+
+def trylock_page(page: Page) -> bool:
+    """TestSetPageLocked(), negated: True if we now hold the lock."""
+    if page.locked:
+        return False
+    page.locked = True
+    return True
+
+
+def lock_page(env, page: Page):
+    """Sleep until we hold the page lock. Yields only if it had to wait;
+    returns True if it slept (the caller then pays a wake-up)."""
+    if trylock_page(page):
+        return False
+    ev = env.event()
+    page._lock_waiters.append(ev)
+    yield ev
+    return True
+
+
+def wait_on_page_locked(env, page: Page):
+    """Sleep until the page is unlocked; returns True if it slept."""
+    if not page.locked:
+        return False
+    ev = env.event()
+    page._unlock_waiters.append(ev)
+    yield ev
+    return True
+
+
+def unlock_page(page: Page) -> None:
+    if not page.locked:
+        raise ModelBug(f"{page!r}: unlock of an unlocked page")
+    waiters, page._unlock_waiters = page._unlock_waiters, []
+    for ev in waiters:
+        ev.succeed()
+    if page._lock_waiters:
+        page._lock_waiters.pop(0).succeed()   # handed over: stays locked
+    else:
+        page.locked = False
+        if page.cache is not None:
+            page.cache.poke(page)
+
+
+def droppable(page: Page) -> bool:
+    return not page.locked and not page.mapcount and page.count == 1
+
+
+def invalidate_page(cache: PageCache, page: Page) -> bool:
+    """The per-page test of invalidate_mapping_pages (mm/truncate.c, 2.6.18):
+    skip a page that is locked, mapped, or referenced by anyone but the cache
+    (invalidate_complete_page wants page_count == 2: the cache's reference
+    and the caller's pagevec reference; the model does not count the latter)."""
+    if not droppable(page):
+        return False
+    cache.remove(page)
+    return True

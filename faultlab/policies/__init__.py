@@ -1,0 +1,37 @@
+"""The designs of the story, one small module each, looked up by name.
+
+    sync                2.6.18 as released: mmap_sem held across the disk wait
+    nopage_retry        Google's 2006 patch: drop, wait, retake, rerun once (task flag)
+    retry_unlimited     the same, retrying every time (no livelock guard)
+    pagefault_args      nopage_retry with its state in a per-fault struct
+    seqcount            Morton's "better way": revalidate with an mm sequence counter
+    seqcount_unchecked  the same without the check (a stale-VMA bug, for teaching)
+    single_user_sync    Morton's "simple way": synchronous when the mm has one user
+    vm_fault_retry      Linux 2.6.37: FAULT_FLAG_ALLOW_RETRY, lock_page_or_retry, once
+    multi_retry         Linux 5.7 (+5.1): retry any number of times, drop the lock only the first
+    per_vma_lock        Linux 6.7: file read faults under a per-VMA lock
+
+Read two side by side with ``inspect.getsource(type(POLICIES["sync"]))``.
+"""
+from __future__ import annotations
+
+POLICIES: dict = {}
+
+
+def register(cls):
+    """Class decorator: put one instance of the policy in the registry."""
+    if not cls.name or cls.name in POLICIES:
+        raise ValueError(f"policy name {cls.name!r} is empty or taken")
+    POLICIES[cls.name] = cls()
+    return cls
+
+
+def get_policy(name: str):
+    try:
+        return POLICIES[name]
+    except KeyError:
+        raise ValueError(f"policy: unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
+
+
+from . import (sync, nopage_retry, retry_unlimited, pagefault_args, seqcount,  # noqa: E402,F401
+               seqcount_unchecked, single_user_sync, vm_fault_retry, multi_retry, per_vma_lock)

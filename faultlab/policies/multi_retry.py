@@ -1,0 +1,61 @@
+"""multi_retry: Linux 5.7 (with 5.1's early drop) -- retry as often as needed.
+
+Peter Xu, "mm: allow VM_FAULT_RETRY for multiple times" (v5.7,
+4064b9827063): the arch code no longer clears ALLOW_RETRY; it sets
+FAULT_FLAG_TRIED and retries for as long as the fault says RETRY. What
+keeps it from livelocking is that only the *first* attempt
+(fault_flag_allow_retry_first) lets go of mmap_sem: later attempts keep
+it, so in Morton's FADV_DONTNEED case the second pass reads synchronously
+under the lock -- Google's 2006 fallback again.
+
+Josef Bacik, v5.1 (6b4c9f446981): filemap_fault also drops mmap_sem
+*before* submitting read-around (do_sync_mmap_readahead with
+maybe_unlock_mmap_for_io), not just while waiting for the page
+(lock_page_maybe_drop_mmap). Having dropped it, the fault always ends in
+RETRY, whatever it finds.
+"""
+from ..fault import (NOPAGE_RETRY, do_page_cache_readahead, drop_mmap_sem,
+                     lock_page_and_check, sleep_on_page)
+from ..pagecache import page_cache_release, unlock_page
+from . import register
+from .base import Policy
+from .pagefault_args import PagefaultArgs
+from .vm_fault_retry import FAULT_FLAG_ALLOW_RETRY, FAULT_FLAG_TRIED
+
+
+def allow_retry_first(f) -> bool:
+    """fault_flag_allow_retry_first(): retry allowed and not tried yet."""
+    return f.args is not None and f.args.flags & FAULT_FLAG_ALLOW_RETRY \
+        and not f.args.flags & FAULT_FLAG_TRIED
+
+
+@register
+class MultiRetry(Policy):
+    name = "multi_retry"
+    kernel = "5.7 (and 5.1)"
+    source = "4064b9827063; 6b4c9f446981 (mm/filemap.c maybe_unlock_mmap_for_io)"
+    summary = "retry without limit, but only the first attempt drops mmap_sem"
+
+    def fault_begin(self, k, f):
+        f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)
+
+    def gup_begin(self, k, f):
+        f.args = PagefaultArgs(flags=0)
+
+    def before_retry(self, k, f):
+        f.args.flags |= FAULT_FLAG_TRIED
+
+    def cache_miss(self, k, f, pgoff):
+        if allow_retry_first(f) and f.locked:
+            drop_mmap_sem(k, f)                    # maybe_unlock_mmap_for_io (5.1)
+        yield from do_page_cache_readahead(k, f, pgoff)
+
+    def page_not_uptodate(self, k, f, page):
+        if not allow_retry_first(f):
+            return (yield from lock_page_and_check(k, f, page))   # TRIED: keep the lock
+        if f.locked:
+            drop_mmap_sem(k, f)                    # lock_page_maybe_drop_mmap
+        yield from sleep_on_page(k, f, page, take_lock=True)      # __lock_page_killable
+        unlock_page(page)                          # out_retry: fpin is set
+        page_cache_release(page)
+        return NOPAGE_RETRY

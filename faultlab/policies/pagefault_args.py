@@ -1,0 +1,63 @@
+"""pagefault_args: retry-once with the fault's state in one struct.
+
+Morton, 15 Sep 2006 (<20060915001151.75f9a71b.akpm@osdl.org>): make
+do_page_fault build a ``struct pagefault_args`` and pass it down the
+whole path instead of a flag in current->flags and long argument lists;
+->nopage can note in it that the page came back locked (the
+lock-the-page-in-filemap_nopage proposal) and that the fault already
+retried once. Waychison's patch proposed ``struct pagefault_args
+{ u32 reason; }`` (<45107ECE.5040603@google.com>). It reached Linux as
+``struct vm_fault`` (2.6.23, d0217ac04ca6; whole path in v4.10).
+
+Behaviour is nopage_retry's, event for event. The difference shows when
+get_user_pages faults for a caller that holds mmap_sem: it builds its own
+args without ALLOW_RETRY, so nothing can drop the caller's lock, whereas a
+task flag is seen by every path the task runs while it is set.
+"""
+from dataclasses import dataclass
+
+from ..fault import (NOPAGE_RETRY, drop_mmap_sem, lock_page_and_check, page_locked_checks,
+                     retake_mmap_sem, sleep_on_page)
+from ..pagecache import page_cache_release, trylock_page
+from . import register
+from .base import Policy
+
+ALLOW_RETRY = 0x1    # this fault may drop mmap_sem and retry
+TRIED = 0x2          # this fault has retried once already
+
+
+@dataclass(slots=True)
+class PagefaultArgs:
+    flags: int = 0
+    page_locked: bool = False     # set by ->nopage when it returns the page locked
+    reason: str = ""              # why it retried (the patch's PAGEFAULT_RETRY_IO)
+
+
+@register
+class PagefaultArgsPolicy(Policy):
+    name = "pagefault_args"
+    kernel = "2.6.18 + Morton's struct pagefault_args (proposal)"
+    source = "<20060915001151.75f9a71b.akpm@osdl.org>; later struct vm_fault (d0217ac04ca6)"
+    summary = "nopage_retry with per-fault flags in a struct passed down the path"
+
+    def fault_begin(self, k, f):
+        f.args = PagefaultArgs(flags=ALLOW_RETRY)
+
+    def gup_begin(self, k, f):
+        f.args = PagefaultArgs(flags=0)        # the caller holds mmap_sem: never drop it
+
+    def before_retry(self, k, f):
+        f.args.flags = (f.args.flags & ~ALLOW_RETRY) | TRIED
+
+    def page_not_uptodate(self, k, f, page):
+        if not f.args.flags & ALLOW_RETRY:
+            return (yield from lock_page_and_check(k, f, page))
+        if trylock_page(page):
+            f.args.page_locked = True
+            return page_locked_checks(k, f, page)
+        drop_mmap_sem(k, f)
+        yield from sleep_on_page(k, f, page, take_lock=False)
+        yield from retake_mmap_sem(k, f)
+        page_cache_release(page)
+        f.args.reason = "PAGEFAULT_RETRY_IO"
+        return NOPAGE_RETRY

@@ -1,0 +1,67 @@
+"""per_vma_lock: Linux 6.7 -- file read faults under a per-VMA lock.
+
+Suren Baghdasaryan's per-VMA locks (6.4, anonymous VMAs; cover letter
+<20230227173632.3292573-1-surenb@google.com>), extended to file-backed
+read faults in 6.7 (12214eba1992). The arch code first tries
+lock_vma_under_rcu(): find the VMA without mmap_lock and read-lock just
+that VMA. vma_start_read fails -- it never sleeps -- if the VMA is
+write-locked in the current mmap write cycle (vm_lock_seq ==
+mm_lock_seq); mmap_write_unlock bumps mm_lock_seq, which unlocks every
+VMA at once. A fault that must wait for I/O drops the VMA lock
+(release_fault_lock), waits, and returns RETRY; the arch code then falls
+back to the mmap_lock path (``lock_mmap:``), with FAULT_FLAG_TRIED set if
+the attempt was major, so that pass keeps mmap_lock.
+
+A writer changing some *other* VMA (the mapper's mmap/munmap) takes
+mmap_lock for write but never meets these faults: that is the point.
+"""
+from ..fault import cpu, fault_passes, finish_fault, handle_mm_fault, new_fault, vma_end_read
+from ..fault import VM
+from ..mm import down_read
+from . import register
+from .multi_retry import MultiRetry
+from .vm_fault_retry import FAULT_FLAG_TRIED
+
+
+def lock_vma_under_rcu(k, f):
+    """Find the VMA without mmap_lock and try to read-lock it; None on failure."""
+    vma = k.mm.find_vma(f.address)
+    if vma is None or vma.start > f.address or vma.kind != "file":
+        return None
+    if vma.lock_seq == k.mm.lock_seq:              # write-locked in this write cycle
+        return None
+    vma.lock.try_read(f.task.name)
+    f.vma_locked = vma
+    k.rec.emit(f.task.name, "vma_lock", vma=vma.id)
+    return vma
+
+
+@register
+class PerVmaLock(MultiRetry):
+    name = "per_vma_lock"
+    kernel = "6.7"
+    source = "<20230227173632.3292573-1-surenb@google.com>; 12214eba1992"
+    summary = "fault under the VMA's own lock; fall back to mmap_lock on retry"
+
+    def do_page_fault(self, k, task, address):
+        f = new_fault(k, task, address)
+        self.fault_begin(k, f)
+        yield cpu(k, k.costs.fault_entry_us)
+        vma = lock_vma_under_rcu(k, f)
+        if vma is not None:
+            f.rec.attempts = 1
+            f.vma = vma
+            f.locked = True
+            yield cpu(k, k.costs.walk_us)
+            ret = yield from handle_mm_fault(k, f, vma)
+            if ret is not VM.RETRY:
+                vma_end_read(k, f)
+                f.locked = False
+                return (yield from finish_fault(k, f, ret))
+            k.rec.emit(task.name, "retry", attempt=f.rec.attempts)
+            if f.rec.major:
+                f.args.flags |= FAULT_FLAG_TRIED
+        yield from down_read(k.mm, task)           # lock_mmap: the old path
+        f.locked = True
+        ret = yield from fault_passes(k, f)
+        yield from finish_fault(k, f, ret)

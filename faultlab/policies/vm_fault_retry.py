@@ -1,0 +1,53 @@
+"""vm_fault_retry: Linux 2.6.37, "mm: retry page fault when blocking on disk transfer".
+
+Michel Lespinasse, d065bd810b6d (26 Oct 2010). The arch code passes
+FAULT_FLAG_ALLOW_RETRY in the fault's flags (struct vm_fault, the
+pagefault_args of 2006). filemap_fault locks the page with
+lock_page_or_retry(): if the page is locked and retry is allowed it does
+up_read(mmap_sem) and wait_on_page_locked() and returns 0, and
+filemap_fault drops its reference and returns VM_FAULT_RETRY -- *without*
+retaking mmap_sem. The arch code (arch/x86/mm/fault.c) clears
+ALLOW_RETRY "to avoid any risk of starvation", takes mmap_sem again at
+``retry:`` and reruns: once only. Read-around is still submitted under
+mmap_sem (that changed in 5.1, see multi_retry).
+
+Simplification: 2.6.23+ returns the page locked to __do_fault
+(VM_FAULT_LOCKED); the model returns it unlocked as 2.6.18 did, which
+changes nothing the model measures.
+"""
+from ..fault import (NOPAGE_RETRY, drop_mmap_sem, lock_page_and_check, page_locked_checks,
+                     sleep_on_page)
+from ..pagecache import page_cache_release, trylock_page
+from . import register
+from .base import Policy
+from .pagefault_args import PagefaultArgs
+
+FAULT_FLAG_ALLOW_RETRY = 0x08
+FAULT_FLAG_TRIED = 0x20            # 3.7, Shaohua Li: marks the later passes
+
+
+@register
+class VmFaultRetry(Policy):
+    name = "vm_fault_retry"
+    kernel = "2.6.37"
+    source = "d065bd810b6d (mm/filemap.c lock_page_or_retry, arch/x86/mm/fault.c)"
+    summary = "drop mmap_sem and wait in lock_page_or_retry; the arch code retakes it; once"
+
+    def fault_begin(self, k, f):
+        f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)
+
+    def gup_begin(self, k, f):
+        f.args = PagefaultArgs(flags=0)           # get_user_pages: no retry (until 4.0)
+
+    def before_retry(self, k, f):
+        f.args.flags = (f.args.flags & ~FAULT_FLAG_ALLOW_RETRY) | FAULT_FLAG_TRIED
+
+    def page_not_uptodate(self, k, f, page):
+        if not f.args.flags & FAULT_FLAG_ALLOW_RETRY:
+            return (yield from lock_page_and_check(k, f, page))
+        if trylock_page(page):
+            return page_locked_checks(k, f, page)
+        drop_mmap_sem(k, f)                               # __lock_page_or_retry: up_read,
+        yield from sleep_on_page(k, f, page, take_lock=False)   # wait_on_page_locked
+        page_cache_release(page)                          # filemap_fault: put the page,
+        return NOPAGE_RETRY                               # VM_FAULT_RETRY, mmap_sem not held

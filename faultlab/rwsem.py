@@ -1,0 +1,198 @@
+"""mmap_sem: a reader/writer semaphore with the kernel's queueing rules.
+
+Think of a reading room with one door keeper. Readers may sit together;
+a writer needs the room to itself. The keeper keeps one queue, in arrival
+order, and the rules of *who may skip the queue* and *whom to let in when
+someone leaves* are what this module is about.
+
+Two sets of rules, chosen with ``Scenario.rwsem``:
+
+``"2.6.18"`` -- lib/rwsem-spinlock.c and lib/rwsem.c in Linux 2.6.18
+    (both behave alike; see __down_read, __down_write, __rwsem_do_wake):
+
+    * down_read is granted at once only if no writer holds the lock *and
+      nobody is queued*. So a queued writer blocks every new reader.
+    * down_write is granted at once only if nobody holds it and nobody waits.
+    * the queue is strict FIFO; nobody spins, nobody steals.
+    * up_write wakes the writer at the head alone, or every consecutive
+      reader at the head up to the first queued writer.
+    * the last up_read wakes the writer at the head.
+    * a woken waiter is granted the lock by the waker, before it runs.
+
+``"modern"`` -- kernel/locking/rwsem.c since v5.3 (d3681e269fff, 4f23dbc1e657)
+    with reader stealing from v5.11 (1a728dff855a):
+
+    * a reader takes a free lock even with waiters queued ("steals"), unless
+      a handoff is pending; it still queues when the lock is held by
+      readers and others wait, so the 2006 convoy still forms.
+    * a writer takes a free lock unless a handoff is pending (this stands
+      in for optimistic spinning: the model does not spin, it only lets a
+      writer that arrives at a free lock have it).
+    * when the head waiter is a reader, up to 256 queued readers are woken
+      and granted, even past queued writers.
+    * when the head waiter is a writer it is woken but not granted: it
+      takes the lock when it runs, ``wakeup_us`` later, if nobody stole it.
+    * a waiter that has queued for RWSEM_WAIT_TIMEOUT (about 4 ms) sets
+      HANDOFF: no more stealing, the lock goes to it next.
+
+Built on SimPy's resource contract: ``request`` is a Put event,
+``release`` a Get event, ``_do_put`` grants one queued request and says
+whether scanning the queue should go on. Unlike SimPy, releasing a lock
+you do not hold raises: that would be a bug in the model.
+"""
+from __future__ import annotations
+
+from simpy.resources.base import BaseResource, Get, Put
+
+MAX_READERS_WAKEUP = 256          # kernel/locking/rwsem.c
+RWSEM_WAIT_TIMEOUT_US = 4000.0    # DIV_ROUND_UP(HZ, 250) jiffies, about 4 ms
+
+
+class ModelBug(AssertionError):
+    """An invariant of the model broke: a bug in faultlab, never a result."""
+
+
+class Request(Put):
+    """A task asking for the lock: ``down_read`` or ``down_write``."""
+
+    def __init__(self, sem: "RWSem", task: str, write: bool):
+        self.task = task
+        self.write = write
+        self.queued_at = sem._env.now
+        self.arriving = True        # being looked at on arrival (fast path / steal)
+        self.waited = False         # had to sleep: it pays a wake-up before it runs
+        self.running = False        # took the lock itself while running (no wake-up to pay)
+        super().__init__(sem)
+        self.arriving = False
+
+
+class Release(Get):
+    """A task letting the lock go: ``up_read`` or ``up_write``."""
+
+    def __init__(self, sem: "RWSem", task: str):
+        self.task = task
+        super().__init__(sem)
+
+
+class RWSem(BaseResource):
+    def __init__(self, env, rules: str = "2.6.18", name: str = "mmap_sem", wakeup_us: float = 0.0):
+        super().__init__(env, capacity=float("inf"))
+        self.rules = rules
+        self.name = name
+        self.wakeup_us = wakeup_us
+        self.holders: dict[str, bool] = {}   # task -> holds for write?
+        self.max_queue = 0
+        self.steals = 0
+        self.handoffs = 0
+        self._writer_waking = None           # modern: the head writer, woken, not yet running
+
+    # -- the API the fault path uses ------------------------------------
+    def request(self, task: str, write: bool) -> Request:
+        return Request(self, task, write)
+
+    def release(self, task: str) -> Release:
+        return Release(self, task)
+
+    @property
+    def writer_holds(self) -> bool:
+        return True in self.holders.values()
+
+    # -- SimPy hooks ----------------------------------------------------
+    def _do_put(self, req: Request):
+        """2.6.18: grant the head if it may go; True means 'look at the next one too'."""
+        if req.write:
+            if self.holders:
+                return False
+            self._grant(req)
+            return False                                  # a writer goes in alone
+        if self.writer_holds:
+            return False
+        self._grant(req)
+        return True                                       # consecutive readers follow
+
+    def _do_get(self, rel: Release):
+        if rel.task not in self.holders:
+            raise ModelBug(f"{self.name}: {rel.task} released a lock it does not hold "
+                           f"(holders: {sorted(self.holders)})")
+        del self.holders[rel.task]
+        rel.succeed()
+        self._trigger_put(None)                           # wake waiters now, as up_read/up_write do
+        return True
+
+    def _trigger_put(self, get_event):
+        if self.rules == "2.6.18":
+            super()._trigger_put(get_event)               # strict FIFO scan from the head
+        else:
+            self._arrive_modern()
+            self._wake_modern()
+        self.max_queue = max(self.max_queue, len(self.put_queue))
+
+    def _grant(self, req: Request) -> None:
+        if (req.write and self.holders) or self.writer_holds:
+            raise ModelBug(f"{self.name}: {req.task} granted {'write' if req.write else 'read'} "
+                           f"while held by {self.holders}")
+        if req.task in self.holders:
+            raise ModelBug(f"{self.name}: {req.task} takes the lock twice")
+        self.holders[req.task] = req.write
+        req.waited = not req.arriving
+        req.succeed()
+
+    # -- modern rules -----------------------------------------------------
+    def _handoff(self) -> bool:
+        """A waiter has queued for RWSEM_WAIT_TIMEOUT: the lock must go to the head next."""
+        q = self.put_queue
+        return bool(q) and not q[0].arriving and self._env.now - q[0].queued_at >= RWSEM_WAIT_TIMEOUT_US
+
+    def _arrive_modern(self):
+        q = self.put_queue
+        if not q or not q[-1].arriving:
+            return
+        req = q[-1]
+        alone = len(q) == 1
+        if req.write:
+            ok = not self.holders and (alone or not self._handoff())
+        elif alone:
+            ok = not self.writer_holds                    # fast path: no writer, no waiters
+        else:
+            # slow path: steal only a free lock with no handoff pending; a
+            # reader-owned lock with others waiting makes the reader queue
+            ok = not self.holders and not self._handoff()
+        if ok:
+            q.pop()
+            self.steals += not alone
+            self._grant(req)
+
+    def _wake_modern(self):
+        q = self.put_queue
+        if not q or self.writer_holds:
+            return
+        head = q[0]
+        if head.arriving:
+            return
+        if head.write:
+            if self.holders or self._writer_waking is head:
+                return
+            if self._handoff():
+                self.handoffs += 1
+                q.pop(0)
+                self._grant(head)
+                return
+            self._writer_waking = head
+            self._env.timeout(self.wakeup_us).callbacks.append(lambda _e, w=head: self._writer_runs(w))
+            return
+        woken = [r for r in q if not r.write][:MAX_READERS_WAKEUP]
+        for r in woken:
+            q.remove(r)
+            self._grant(r)
+
+    def _writer_runs(self, w: Request):
+        """The woken head writer runs and tries to take the lock."""
+        self._writer_waking = None
+        if w.triggered or w not in self.put_queue:
+            return
+        if not self.holders:
+            self.put_queue.remove(w)
+            self._grant(w)
+            w.running = True                              # it already paid its wake-up
+        else:
+            self._wake_modern()                           # stolen; try again when it can

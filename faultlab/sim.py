@@ -1,0 +1,114 @@
+"""One run of the model: build the kernel state, start the threads, run, check.
+
+``run(scenario)`` is the whole public entry. It validates the scenario,
+builds one ``Kernel`` (the SimPy environment, the mm, the page cache, the
+disk, the policy, the recorder), starts one process per thread, runs to
+``until_ms`` and returns a ``Result`` built from the record.
+"""
+from __future__ import annotations
+
+import random
+
+import simpy
+
+from .disk import Disk
+from .mm import DRIVER_BASE, FILE_BASE, MM
+from .pagecache import PageCache
+from .policies import get_policy
+from .result import Result
+from .rwsem import ModelBug
+from .scenario import Evictor, Script
+from .threads import Task, start
+from .trace import Outcome, Recorder
+
+
+def stream(seed: int, name: str) -> random.Random:
+    """An independent random stream per source, fixed by (seed, name)."""
+    return random.Random(f"faultlab:{seed}:{name}")
+
+
+class Kernel:
+    """Everything one run shares: the 'kernel' the threads run in."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.env = env = simpy.Environment()
+        self.rec = Recorder(now=lambda: env.now)
+        self.costs = scenario.costs
+        self.policy = get_policy(scenario.policy)
+        self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)
+        self.cache = PageCache(env)
+        self.cache.preload(scenario.cached_pages)
+        self.disk = Disk(env, self.rec, scenario.disk, stream(scenario.seed, "disk"))
+        self.ra = {"mmap_miss": 0, "mmap_hit": 0}        # file->f_ra, shared by all mappers
+        self.redone_walks = 0
+        self._hot = 0
+        self._used_blocks = set()
+        self.mm.insert_vma(FILE_BASE, FILE_BASE + scenario.file_pages, "file")
+        self.tasks = []
+        for spec in scenario.threads:
+            task = Task(spec, stream(scenario.seed, f"thread:{spec.name}"),
+                        shares_mm=not isinstance(spec, Evictor))
+            self.tasks.append(task)
+            self.mm.users += task.shares_mm
+            if isinstance(spec, Script):
+                pinned = sorted({step[1] for step in spec.steps if step[0] == "touch_pinned"})
+                for page in pinned:           # one driver mapping per pinned page
+                    if self.mm.find_vma(DRIVER_BASE + page) is None or \
+                            self.mm.find_vma(DRIVER_BASE + page).start != DRIVER_BASE + page:
+                        self.mm.insert_vma(DRIVER_BASE + page, DRIVER_BASE + page + 1, "driver", pgoff=page)
+
+    # -- where readers' pages come from ---------------------------------------
+    def next_hot_page(self) -> int:
+        """The next cached page, in order, shared by all mixed readers."""
+        page = self._hot % self.scenario.cached_pages
+        self._hot += 1
+        return page
+
+    def next_cold_page(self, rng) -> int:
+        """The middle page of a read-around block nobody has read: a sure miss."""
+        s = self.scenario
+        block = max(s.ra_pages, 1)
+        first = -(-s.cached_pages // block)
+        n_blocks = s.file_pages // block - first
+        if n_blocks <= len(self._used_blocks):
+            raise ValueError("file_pages: the file is too small for this many cold reads; make it larger")
+        while True:
+            b = first + rng.randrange(n_blocks)
+            if b not in self._used_blocks:
+                self._used_blocks.add(b)
+                return b * block + block // 2
+
+
+def run(scenario) -> Result:
+    """Run one scenario to its end and return its Result."""
+    scenario.check()
+    k = Kernel(scenario)
+    for task in k.tasks:
+        start(k, task)
+    until = scenario.until_ms * 1000.0
+    k.env.run(until=until)
+    check_end(k, until)
+    return Result.from_kernel(k, until)
+
+
+def check_end(k, until):
+    """Invariants at the end of every run (a failure is a model bug)."""
+    open_faults = {}
+    for f in k.rec.faults:
+        if f.end_us is None:
+            if f.outcome is not Outcome.UNFINISHED:
+                raise ModelBug(f"fault of {f.task} has no end but outcome {f.outcome}")
+            open_faults.setdefault(f.task, 0)
+            open_faults[f.task] += 1
+        elif f.end_us > until:
+            raise ModelBug(f"fault of {f.task} ended after the run")
+    busy = {t.name for t in k.tasks if t.in_op}
+    for name in open_faults:
+        if name not in busy:
+            raise ModelBug(f"{name} has an unfinished fault but is not in an operation")
+    for page in k.mm.ptes.values():
+        if not page.uptodate:
+            raise ModelBug(f"{page!r} is mapped but not uptodate")
+    if k.rec.events and k.rec.events[-1][0] > until:
+        raise ModelBug("an event was recorded after the end of the run")

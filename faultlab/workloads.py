@@ -1,0 +1,139 @@
+"""Ready-made scenarios. Every preset takes ``policy``, ``seed`` and
+``until_ms`` and its own parameters, and returns a ``Scenario``.
+
+    two_thread          Lespinasse's 2010 benchmark: random reads vs an mmap/munmap loop
+    threaded_app        N reader threads at a miss ratio, and maybe the mapper
+    fadvise_dos         Morton's livelock: a victim faults one page, an evictor drops it
+    unmap_during_fault  a fault waits on disk while another thread unmaps (or remaps) the file
+    pinned_gup          a fault whose ->nopage pins a page with get_user_pages
+    single_thread       one reader and nothing else
+
+``PRESETS[name](**params)`` builds one; an unknown parameter or a value of
+the wrong kind is a ValueError naming it and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+
+from .scenario import Costs, Disk, Evictor, Mapper, Reader, Scenario, Script
+
+PRESETS: dict = {}
+
+
+def preset(fn):
+    """Register ``fn`` and make it check its keyword arguments."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(**params):
+        for name, value in params.items():
+            if name not in sig.parameters:
+                raise ValueError(f"{name}: {fn.__name__} takes no parameter {name!r}; "
+                                 f"it takes {', '.join(sig.parameters)}")
+            default = sig.parameters[name].default
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ValueError(f"{name}: must be true or false, got {value!r}")
+            if isinstance(default, (int, float)) and not isinstance(default, bool) and \
+                    (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name}: must be a number, got {value!r}")
+            if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) \
+                    and name in ("seed", "n_readers") and value != int(value):
+                raise ValueError(f"{name}: must be a whole number, got {value!r}")
+        return fn(**params)
+    wrapper.parameters = {n: p.default for n, p in sig.parameters.items()}
+    PRESETS[fn.__name__] = wrapper
+    return wrapper
+
+
+def get_preset(name):
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"preset: unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def _costs(**changes):
+    return dataclasses.replace(Costs(), **changes)
+
+
+@preset
+def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_think_us=2.0,
+               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem="2.6.18"):
+    """Thread ``reader`` reads random pages of a large mapped file (every read a
+    miss); thread ``mapper`` loops mmap/munmap of an anonymous page."""
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=int(ra_pages),
+                    rwsem=rwsem, disk=Disk(latency_ms=disk_ms),
+                    costs=_costs(wakeup_us=wakeup_us),
+                    threads=(Reader("reader", pattern="cold", think_us=reader_think_us),
+                             Mapper("mapper", think_us=mapper_think_us)),
+                    name="two_thread")
+
+
+@preset
+def threaded_app(policy="sync", n_readers=8, miss_ratio=0.05, mapper=True, seed=0, until_ms=1000.0,
+                 disk_ms=8.0, queue_depth=4, think_us=20.0, mapper_think_us=2.0, wakeup_us=5.0,
+                 rwsem="2.6.18"):
+    """``n_readers`` threads fault pages of a mapped file; each access is a miss
+    with probability ``miss_ratio``, else a minor fault on a cached page; plus
+    (optionally) the ``mapper``. Disk latency is exponential."""
+    if not isinstance(n_readers, int) or isinstance(n_readers, bool) or not 1 <= n_readers <= 256:
+        raise ValueError(f"n_readers: must be a whole number from 1 to 256, got {n_readers!r}")
+    readers = tuple(Reader(f"reader{i}", pattern="mixed", miss_ratio=miss_ratio, think_us=think_us)
+                    for i in range(n_readers))
+    extra = (Mapper("mapper", think_us=mapper_think_us),) if mapper else ()
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, rwsem=rwsem,
+                    cached_pages=1 << 22, ra_pages=32,
+                    disk=Disk(latency_ms=disk_ms, distribution="exponential", queue_depth=int(queue_depth)),
+                    costs=_costs(wakeup_us=wakeup_us), threads=readers + extra, name="threaded_app")
+
+
+@preset
+def fadvise_dos(policy="sync", evict_period_us=0.5, wakeup_us=5.0, seed=0, until_ms=200.0,
+                disk_ms=2.0, page=1000, walk_us=0.5):
+    """Morton's livelock (<20060920105317.7c3eb5f4.akpm@osdl.org>): a ``victim``
+    thread faults one page once while an ``evictor`` process loops
+    FADV_DONTNEED over it. Disk latency is exponential, so the evictor's
+    phase against each retry is new every time."""
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
+                    disk=Disk(latency_ms=disk_ms, distribution="exponential"),
+                    costs=_costs(wakeup_us=wakeup_us, walk_us=walk_us), file_pages=1 << 16,
+                    threads=(Reader("victim", pattern="fixed", page=int(page), count=1),
+                             Evictor("evictor", first_page=int(page), n_pages=1,
+                                     period_us=evict_period_us)),
+                    name="fadvise_dos")
+
+
+@preset
+def unmap_during_fault(policy="seqcount", disk_ms=10.0, seed=0, until_ms=50.0, remap=False,
+                       unmap_at_ms=2.0, page=5000):
+    """Thread ``reader`` faults a page that is not cached; while its read is in
+    flight, thread ``unmapper`` unmaps the file (and with ``remap`` maps it
+    again at the same address: a new VMA)."""
+    steps = (("think", unmap_at_ms * 1000.0), ("munmap_file",)) + ((("remap_file",),) if remap else ())
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
+                    disk=Disk(latency_ms=disk_ms), file_pages=1 << 16,
+                    threads=(Script("reader", steps=(("touch", int(page)),)),
+                             Script("unmapper", steps=steps)),
+                    name="unmap_during_fault")
+
+
+@preset
+def pinned_gup(policy="nopage_retry", disk_ms=10.0, seed=0, until_ms=50.0, page=7000):
+    """Thread ``app`` touches a driver mapping whose ->nopage pins file page
+    ``page`` with get_user_pages -- a nested fault inside a fault. A second
+    thread keeps the mm multi-threaded."""
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
+                    disk=Disk(latency_ms=disk_ms), file_pages=1 << 16,
+                    threads=(Script("app", steps=(("touch_pinned", int(page)),)),
+                             Script("idle", steps=(("think", 1.0),))),
+                    name="pinned_gup")
+
+
+@preset
+def single_thread(policy="single_user_sync", disk_ms=18.0, seed=0, until_ms=1000.0, think_us=2.0):
+    """One reader, every read a miss, alone in its mm."""
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms,
+                    disk=Disk(latency_ms=disk_ms),
+                    threads=(Reader("reader", pattern="cold", think_us=think_us),), name="single_thread")
