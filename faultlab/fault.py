@@ -118,7 +118,10 @@ def fault_passes(k, f):
         if f.rec.attempts > 1:
             f.rec.redone_walks += 1
             k.redone_walks += 1
-        yield cpu(k, k.costs.find_vma_us + k.costs.walk_us)
+        # find_vma, the walk and filemap_nopage's first find_get_page, charged
+        # at once (mmap_sem is held, so no writer can change what they see)
+        c = k.costs
+        yield cpu(k, c.find_vma_us + c.walk_us + c.find_get_page_us)
         vma = k.mm.find_vma(f.address)
         if vma is None or vma.start > f.address:
             return Outcome.SIGSEGV                      # bad_area
@@ -202,8 +205,11 @@ def filemap_nopage(k, f, vma):
     if pgoff >= k.scenario.file_pages:
         return NOPAGE_SIGBUS
     cache, ra = k.cache, k.ra
+    first = True
     while True:                                      # retry_all: / retry_find:
-        yield cpu(k, k.costs.find_get_page_us)
+        if not first:                                # (the first lookup was charged by the caller)
+            yield cpu(k, k.costs.find_get_page_us)
+        first = False
         page = cache.find_get_page(pgoff)
         if page is None:
             ra["mmap_miss"] += 1
@@ -333,7 +339,7 @@ def get_user_pages(k, task, address, caller_holds=True):
         end_fault(k, f, Outcome.MINOR)
         return page
     f.rec.attempts = 1
-    yield cpu(k, k.costs.walk_us)
+    yield cpu(k, k.costs.walk_us + k.costs.find_get_page_us)
     vma = k.mm.find_vma(address)
     if vma is None or vma.start > address:
         end_fault(k, f, Outcome.SIGSEGV)

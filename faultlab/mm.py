@@ -119,27 +119,32 @@ def down_write(mm: MM, task):
 
 
 def _down(mm: MM, task, write: bool):
-    env, rec = mm.env, mm.rec
+    """down_read_trylock, else down_read (or the write side): queue and sleep;
+    a task that slept pays the wake-up latency before it runs."""
+    rec = mm.rec
     rec.emit(task.name, "start_locking", write=write)
+    if mm.mmap_sem.trylock(task.name, write):
+        rec.emit(task.name, "acquire_returned", write=write)
+        return False
     req = mm.mmap_sem.request(task.name, write)
     if not req.triggered:
         yield req
     if req.waited and not req.running:
-        yield env.timeout(mm.wakeup_us)
+        yield mm.env.timeout(mm.wakeup_us)
     rec.emit(task.name, "acquire_returned", write=write)
     return req.waited
 
 
 def up_read(mm: MM, task):
     mm.rec.emit(task.name, "released", write=False)
-    mm.mmap_sem.release(task.name)
+    mm.mmap_sem.unlock(task.name)
 
 
 def up_write(mm: MM, task):
     if mm.mmap_sem.holders.get(task.name) is not True:
         raise ModelBug(f"up_write by {task.name}, which does not hold mmap_sem for write")
     mm.rec.emit(task.name, "released", write=True)
-    mm.mmap_sem.release(task.name)
+    mm.mmap_sem.unlock(task.name)
 
 
 def holds(mm: MM, task) -> bool:

@@ -38,7 +38,10 @@ Two sets of rules, chosen with ``Scenario.rwsem``:
 Built on SimPy's resource contract: ``request`` is a Put event,
 ``release`` a Get event, ``_do_put`` grants one queued request and says
 whether scanning the queue should go on. Unlike SimPy, releasing a lock
-you do not hold raises: that would be a bug in the model.
+you do not hold raises: that would be a bug in the model. The fault path
+tries ``trylock`` first, as do_page_fault does with down_read_trylock,
+and releases with ``unlock``, which does what a Get event would do
+without allocating one.
 """
 from __future__ import annotations
 
@@ -93,6 +96,32 @@ class RWSem(BaseResource):
     def release(self, task: str) -> Release:
         return Release(self, task)
 
+    def trylock(self, task: str, write: bool) -> bool:
+        """down_read_trylock / down_write_trylock: take the lock now if a new
+        arrival would be granted at once, else return False without queueing."""
+        if self.rules == "2.6.18":
+            ok = not self.put_queue and (not self.holders if write else not self.writer_holds)
+        elif write:
+            ok = not self.holders and not self._handoff()
+        else:
+            ok = not self.writer_holds and (not self.put_queue or
+                                            (not self.holders and not self._handoff()))
+        if ok:
+            if task in self.holders:
+                raise ModelBug(f"{self.name}: {task} takes the lock twice")
+            self.holders[task] = write
+            self.steals += bool(self.put_queue)
+        return ok
+
+    def unlock(self, task: str) -> None:
+        """up_read / up_write without an event: release, then wake waiters."""
+        if task not in self.holders:
+            raise ModelBug(f"{self.name}: {task} released a lock it does not hold "
+                           f"(holders: {sorted(self.holders)})")
+        del self.holders[task]
+        if self.put_queue:
+            self._trigger_put(None)
+
     @property
     def writer_holds(self) -> bool:
         return True in self.holders.values()
@@ -111,12 +140,8 @@ class RWSem(BaseResource):
         return True                                       # consecutive readers follow
 
     def _do_get(self, rel: Release):
-        if rel.task not in self.holders:
-            raise ModelBug(f"{self.name}: {rel.task} released a lock it does not hold "
-                           f"(holders: {sorted(self.holders)})")
-        del self.holders[rel.task]
+        self.unlock(rel.task)                             # wakes waiters now, as up_read/up_write do
         rel.succeed()
-        self._trigger_put(None)                           # wake waiters now, as up_read/up_write do
         return True
 
     def _trigger_put(self, get_event):

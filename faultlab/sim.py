@@ -33,7 +33,7 @@ class Kernel:
     def __init__(self, scenario):
         self.scenario = scenario
         self.env = env = simpy.Environment()
-        self.rec = Recorder(now=lambda: env.now)
+        self.rec = Recorder(env=env)
         self.costs = scenario.costs
         self.policy = get_policy(scenario.policy)
         self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)

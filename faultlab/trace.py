@@ -69,18 +69,18 @@ class SyscallRecord:
 class Recorder:
     """Appends events; the only place the model writes what it did."""
 
-    now: object                        # a zero-argument callable giving the time in us
+    env: object                        # the simpy.Environment whose clock stamps events (us)
     events: list = field(default_factory=list)
     faults: list = field(default_factory=list)
     syscalls: list = field(default_factory=list)
     kernel_bugs: list = field(default_factory=list)
 
     def emit(self, task: str, event: str, **details) -> None:
-        self.events.append((self.now(), task, event, tuple(details.items())))
+        self.events.append((self.env._now, task, event, tuple(details.items())))
 
     def bug(self, task: str, what: str) -> None:
         """A kernel bug the policy walked into on purpose (for teaching)."""
-        self.kernel_bugs.append({"t_us": self.now(), "task": task, "bug": what})
+        self.kernel_bugs.append({"t_us": self.env._now, "task": task, "bug": what})
         self.emit(task, "kernel_bug", what=what)
 
 

@@ -52,7 +52,7 @@ class PerVmaLock(MultiRetry):
             f.rec.attempts = 1
             f.vma = vma
             f.locked = True
-            yield cpu(k, k.costs.walk_us)
+            yield cpu(k, k.costs.walk_us + k.costs.find_get_page_us)
             ret = yield from handle_mm_fault(k, f, vma)
             if ret is not VM.RETRY:
                 vma_end_read(k, f)
