@@ -348,8 +348,8 @@ def get_user_pages(k, task, address, caller_holds=True):
     ret = yield from handle_mm_fault(k, f, vma)
     if ret is VM.RETRY:
         k.rec.bug(task.name, "VM_FAULT_RETRY returned to get_user_pages: BUG()")
-        end_fault(k, f, Outcome.UNFINISHED)
-        return "OOPS"
+        end_fault(k, f, Outcome.OOPS)
+        return None
     end_fault(k, f, Outcome.SIGBUS if ret is VM.SIGBUS else
               (Outcome.MAJOR if f.rec.major else Outcome.MINOR))
     return k.mm.ptes.get(address)
@@ -362,7 +362,7 @@ def driver_nopage(k, f, vma):
     per-task state still armed."""
     target = k.mm.file_vma().start + vma.pgoff
     page = yield from get_user_pages(k, f.task, target)
-    if page is None or page == "OOPS":
+    if page is None:
         return NOPAGE_SIGBUS
     page.count += 1                                  # the driver's reference, handed to do_no_page
     return page

@@ -51,13 +51,20 @@ class PageCache:
     def __init__(self, env):
         self.env = env
         self.pages: dict[int, Page] = {}
-        self.watch = None           # an event an evictor waits on, or None
+        self.watchers = []          # events of evictors sleeping until a page may be droppable
         self.preloaded = 0          # pages [0, preloaded) were read before the run began
         self.dropped = set()        # ... except these, dropped since
 
     def poke(self, page) -> None:
-        if self.watch is not None and not self.watch.triggered and page.in_cache:
-            self.watch.succeed()
+        if self.watchers and page.in_cache:
+            watchers, self.watchers = self.watchers, []
+            for ev in watchers:
+                ev.succeed()
+
+    def wait_for_change(self):
+        ev = self.env.event()
+        self.watchers.append(ev)
+        return ev
 
     def preload(self, n: int) -> None:
         """Pages [0, n) start cached and uptodate (read earlier by someone).

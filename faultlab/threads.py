@@ -128,9 +128,7 @@ def evictor(k, task, spec):
     tick = 0
     while spec.count is None or tick < spec.count:
         if not any((p := k.cache.lookup(i)) is not None and droppable(p) for i in pages):
-            k.cache.watch = k.env.event()
-            yield k.cache.watch
-            k.cache.watch = None
+            yield k.cache.wait_for_change()
             continue
         tick = max(tick, math.ceil((k.env.now - t0 - call) / period - 1e-9))
         if spec.count is not None and tick >= spec.count:

@@ -32,6 +32,7 @@ class Outcome(str, Enum):
     MAJOR = "MAJOR"
     SIGBUS = "SIGBUS"
     SIGSEGV = "SIGSEGV"
+    OOPS = "OOPS"                  # the kernel hit BUG() (only a broken design gets here)
     UNFINISHED = "unfinished"
 
 
