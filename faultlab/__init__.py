@@ -11,9 +11,9 @@ from . import workloads
 from .policies import POLICIES
 from .result import Result
 from .rwsem import ModelBug
-from .scenario import Costs, Disk, Evictor, Mapper, Reader, Scenario, Script
+from .scenario import Costs, Disk, Evictor, Locker, Mapper, Reader, Scenario, Script
 from .sim import run
 
-__all__ = ["Costs", "Disk", "Evictor", "Mapper", "ModelBug", "POLICIES", "Reader", "Result",
+__all__ = ["Costs", "Disk", "Evictor", "Locker", "Mapper", "ModelBug", "POLICIES", "Reader", "Result",
            "Scenario", "Script", "run", "workloads"]
 __version__ = "0.1.0"

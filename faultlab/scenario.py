@@ -106,6 +106,19 @@ class Mapper:
 
 
 @dataclass(frozen=True, slots=True)
+class Locker:
+    """A thread that loops a syscall taking mmap_sem for *read* -- mincore or
+    madvise -- holding it ``hold_us`` each time. One op is one syscall."""
+
+    name: str = "locker"
+    kind: str = "mincore"
+    hold_us: float = 1.0
+    think_us: float = 10.0
+    count: int | None = None
+    start_us: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Evictor:
     """A separate process looping posix_fadvise(FADV_DONTNEED) over file pages.
 
@@ -140,7 +153,7 @@ class Script:
     start_us: float = 0.0
 
 
-THREAD_KINDS = (Reader, Mapper, Evictor, Script)
+THREAD_KINDS = (Reader, Mapper, Locker, Evictor, Script)
 SCRIPT_STEPS = {"think": 1, "touch": 1, "gup": 1, "touch_pinned": 1, "munmap_file": 0,
                 "remap_file": 0, "mmap": 0, "munmap": 0, "mprotect": 0}
 
@@ -228,7 +241,7 @@ def _check_count(prefix, count):
 def _check_thread(s: Scenario, t):
     p = f"threads[{t.name}]"
     if not isinstance(t, THREAD_KINDS):
-        raise ValueError(f"threads: {t!r} is not a Reader, Mapper, Evictor or Script")
+        raise ValueError(f"threads: {t!r} is not a Reader, Mapper, Locker, Evictor or Script")
     _at_least(f"{p}.start_us", t.start_us, 0.0)
     if isinstance(t, Reader):
         if t.pattern not in READER_PATTERNS:
@@ -251,6 +264,12 @@ def _check_thread(s: Scenario, t):
         _check_count(p, t.count)
         if t.count is None and t.think_us <= 0:
             raise ValueError(f"{p}.think_us: a mapper that loops until the run ends needs think_us > 0")
+    elif isinstance(t, Locker):
+        _at_least(f"{p}.hold_us", t.hold_us, 0.0)
+        _at_least(f"{p}.think_us", t.think_us, 0.0)
+        _check_count(p, t.count)
+        if t.count is None and t.think_us + t.hold_us <= 0:
+            raise ValueError(f"{p}.think_us: a locker that loops until the run ends needs think_us > 0")
     elif isinstance(t, Evictor):
         _positive(f"{p}.period_us", t.period_us)
         _positive(f"{p}.n_pages", t.n_pages, integer=True)

@@ -12,7 +12,7 @@ mmap_write_unlock bumps mm_lock_seq, unlocking all of them at once.
 """
 from __future__ import annotations
 
-from .mm import FILE_BASE, down_write, up_write
+from .mm import FILE_BASE, down_read, down_write, up_read, up_write
 from .trace import SyscallRecord
 
 
@@ -29,6 +29,22 @@ def _syscall(k, task, kind, cost_us, change):
     yield k.env.timeout(cost_us)
     up_write(k.mm, task)
     k.mm.lock_seq += 1                 # vma_end_write_all (6.4+); harmless before
+    rec.end_us = k.env.now
+    k.rec.emit(task.name, "syscall_end", kind=kind)
+    return rec
+
+
+def sys_read_locked(k, task, kind, hold_us):
+    """mincore / madvise: mmap_read_lock, walk, mmap_read_unlock."""
+    rec = SyscallRecord(task.name, kind, k.env.now)
+    k.rec.syscalls.append(rec)
+    k.rec.emit(task.name, "syscall_start", kind=kind)
+    yield k.env.timeout(k.costs.syscall_entry_us)
+    rec.requested_us = k.env.now
+    yield from down_read(k.mm, task)
+    rec.granted_us = k.env.now
+    yield k.env.timeout(hold_us)
+    up_read(k.mm, task)
     rec.end_us = k.env.now
     k.rec.emit(task.name, "syscall_end", kind=kind)
     return rec

@@ -12,9 +12,9 @@ import math
 from .fault import cpu, get_user_pages
 from .mm import DRIVER_BASE, FILE_BASE, down_read, holds, up_read
 from .pagecache import droppable
-from .scenario import Evictor, Mapper, Reader, Script
+from .scenario import Evictor, Locker, Mapper, Reader, Script
 from .syscalls import (sys_fadvise_dontneed, sys_mmap_anon, sys_mmap_file, sys_mprotect_anon,
-                       sys_munmap_anon, sys_munmap_file)
+                       sys_munmap_anon, sys_munmap_file, sys_read_locked)
 
 
 class Task:
@@ -36,7 +36,7 @@ class Task:
 
 def start(k, task):
     spec = task.spec
-    body = {Reader: reader, Mapper: mapper, Evictor: evictor, Script: script}[type(spec)]
+    body = {Reader: reader, Mapper: mapper, Locker: locker, Evictor: evictor, Script: script}[type(spec)]
     return k.env.process(_after(k, spec.start_us, body(k, task, spec)))
 
 
@@ -110,6 +110,16 @@ def mapper(k, task, spec):
         yield from sys_munmap_anon(k, task)
         _done(task)
         yield k.env.timeout(spec.think_us)
+
+
+def locker(k, task, spec):
+    """One op: one read-locked syscall (mincore, madvise)."""
+    while spec.count is None or task.ops < spec.count:
+        _op(task)
+        yield from sys_read_locked(k, task, spec.kind, spec.hold_us)
+        _done(task)
+        if spec.think_us:
+            yield k.env.timeout(spec.think_us)
 
 
 def evictor(k, task, spec):
