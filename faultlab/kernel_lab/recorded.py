@@ -1,0 +1,63 @@
+"""A recorded run shipped with the package, for machines that cannot run it.
+
+``record(path_out)`` runs :func:`faultlab.kernel_lab.measure` for both
+paths with the same parameters and writes one JSON file; it is how
+``faultlab/data/kernel_lab_recorded.json`` was made (Linux release, date and
+parameters are inside).  ``load_recorded()`` reads it back as
+:class:`~.result.LabResult` objects keyed by path, so notebooks can plot the
+real timelines anywhere.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from .result import FORMAT, LabResult
+
+DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "data", "kernel_lab_recorded.json")
+
+
+def record(path_out: str | os.PathLike | None = None, delay_ms: int = 300,
+           third_reader=True, tracepoints="auto", **kwargs) -> dict:
+    """Measure both paths here and write them to ``path_out`` (JSON).
+
+    Returns the dict that was written.  ``kwargs`` go to ``measure``.
+    """
+    from . import measure
+
+    runs = {}
+    for p in ("fault", "procmem"):
+        runs[p] = measure(path=p, delay_ms=delay_ms, third_reader=third_reader,
+                          tracepoints=tracepoints, **kwargs).to_dict()
+    doc = {
+        "format": FORMAT,
+        "what": "faultlab kernel lab: one slow page (FUSE read sleeping delay_ms) "
+                "touched by an ordinary fault and by a /proc/self/mem read, "
+                "with a writer looping mmap/munmap and a third reader",
+        "kernel": os.uname().release,
+        "machine": os.uname().machine,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "params": {"delay_ms": delay_ms, "third_reader": runs["fault"]["third_reader"],
+                   "tracepoints": tracepoints, **kwargs},
+        "runs": runs,
+    }
+    out = os.fspath(path_out) if path_out is not None else DEFAULT_PATH
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+    os.replace(tmp, out)
+    return doc
+
+
+def load_recorded(path: str | os.PathLike | None = None) -> dict[str, LabResult]:
+    """The shipped run: ``{"fault": LabResult, "procmem": LabResult}``."""
+    src = os.fspath(path) if path is not None else DEFAULT_PATH
+    with open(src) as f:
+        doc = json.load(f)
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"format: {src} is not a kernel lab recording "
+                         f"(expected {FORMAT!r}, got {doc.get('format')!r})")
+    return {p: LabResult.from_dict(d) for p, d in doc["runs"].items()}

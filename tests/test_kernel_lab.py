@@ -1,0 +1,368 @@
+"""faultlab.kernel_lab: the mmap lock convoy measured on the running kernel.
+
+The live tests run where FUSE, /proc/self/mem and Linux are available and
+skip elsewhere with the reason; with FAULTLAB_REQUIRE_KERNEL_LAB=1 they fail
+instead of skipping.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from faultlab import kernel_lab as kl
+from faultlab.kernel_lab import experiment, slowfs, tracefs
+from faultlab.kernel_lab.libc import BLOCKING, Libc
+
+DELAY = 250
+REQUIRE = os.environ.get("FAULTLAB_REQUIRE_KERNEL_LAB") == "1"
+
+
+def _need_lab():
+    ok, why = kl.available()
+    if not ok:
+        if REQUIRE:
+            pytest.fail(f"kernel lab required but unavailable: {why}")
+        pytest.skip(f"kernel lab unavailable: {why}")
+
+
+def _measure(**kw):
+    _need_lab()
+    try:
+        return kl.measure(**kw)
+    except kl.LabUnavailable as e:
+        if REQUIRE:
+            pytest.fail(f"kernel lab required but unavailable: {e}")
+        pytest.skip(f"kernel lab unavailable: {e}")
+
+
+def _our_mounts() -> list[str]:
+    out = []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt = line.split()[:2]
+            if "faultlab-slowfs" in dev or "faultlab-slowfs" in mnt:
+                out.append(mnt)
+    return out
+
+
+def _helpers() -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"kernel_lab/slowfs.py" in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+def _trace_instances() -> list[str]:
+    root = tracefs.find_root()
+    if root is None:
+        return []
+    return [d for d in os.listdir(os.path.join(root, "instances")) if d.startswith("faultlab-")]
+
+
+def _temp_dirs() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "faultlab-slowfs-*")))
+
+
+@pytest.fixture
+def clean_after():
+    """Whatever the test did, nothing of the lab may be left behind."""
+    tracefs_before = tracefs.find_root()
+    dirs_before = _temp_dirs()
+    yield
+    deadline = time.monotonic() + 5      # a killed process's helper cleans up on its own
+    while (_our_mounts() or _helpers() or _temp_dirs() - dirs_before) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _our_mounts() == [], "a slow FUSE mount was left behind"
+    assert _helpers() == [], "a FUSE helper process was left behind"
+    assert _temp_dirs() - dirs_before == set(), "a temporary directory was left behind"
+    assert _trace_instances() == [], "a tracing instance was left behind"
+    assert tracefs.find_root() == tracefs_before, "tracefs mount state changed"
+
+
+# ------------------------------------------------------------------ live runs
+@pytest.fixture(scope="module")
+def fault_run():
+    return _measure(path="fault", delay_ms=DELAY, third_reader=True)
+
+
+@pytest.fixture(scope="module")
+def procmem_run():
+    return _measure(path="procmem", delay_ms=DELAY, third_reader=True)
+
+
+def test_fault_path_writer_does_not_wait(fault_run):
+    s = fault_run.summary()
+    assert s["resident_before"] is False
+    assert s["major_faults"] >= 1
+    assert s["fault_ms"] >= 0.9 * DELAY
+    assert s["writer_max_wait_ms"] < 0.25 * DELAY
+    assert s["reader3_max_wait_ms"] < 0.25 * DELAY
+    assert s["writer_ops_during_io"] > 10      # the writer kept going
+
+
+def test_procmem_path_writer_and_third_reader_convoy(procmem_run):
+    s = procmem_run.summary()
+    assert s["resident_before"] is False
+    assert s["major_faults"] >= 1
+    assert s["fault_ms"] >= 0.9 * DELAY
+    assert s["writer_max_wait_ms"] > 0.6 * DELAY
+    assert s["reader3_max_wait_ms"] > 0.5 * DELAY
+    assert s["writer_ops_during_io"] == 0
+
+
+@pytest.mark.parametrize("third", ["madvise", "procmem"])
+def test_other_mmap_lock_readers_convoy_too(third, clean_after):
+    s = _measure(path="procmem", delay_ms=200, third_reader=third,
+                 tracepoints=False).summary()
+    assert s["third_reader"] == third
+    assert s["reader3_max_wait_ms"] > 0.5 * 200
+
+
+def test_result_fits_the_model_record(procmem_run):
+    r = procmem_run
+    assert r.threads == ["reader", "mapper", "reader3"]
+    times = [e[0] for e in r.events]
+    assert times == sorted(times) and times[0] >= 0
+    for t, task, ev, details in r.events:
+        assert isinstance(t, float) and task in r.threads and isinstance(details, tuple)
+        assert all(isinstance(kv, tuple) and len(kv) == 2 for kv in details)
+    kinds = {ev for _, _, ev, _ in r.events}
+    assert {"op_start", "op_end", "io_wait_start", "io_wait_end"} <= kinds
+    assert all(set(o) >= {"task", "kind", "start_us", "end_us"} for o in r.ops)
+    assert sum(1 for e in r.events if e[2] == "op_start") == len(r.ops)
+    acc = r.access()
+    io = [e[0] for e in r.events if e[1] == "reader" and e[2].startswith("io_wait")]
+    assert acc["start_us"] <= io[0] < io[1] <= acc["end_us"]
+    start = next(e for e in r.events if e[2] == "io_wait_start")
+    assert dict(start[3])["mmap_sem"] is True       # held across the I/O on this path
+    s = r.summary()
+    for key in ("writer_max_wait_ms", "reader3_max_wait_ms", "fault_ms", "kernel",
+                "path", "delay_ms", "writer_ops", "reader3_ops", "reader_ops"):
+        assert key in s
+    assert s["kernel"] == os.uname().release
+    assert {"mmap", "munmap", "mincore"} <= set(s["syscall_cost_us"])
+    assert all(0 < v < 10_000 for v in s["syscall_cost_us"].values())
+
+
+def test_tracepoints_show_the_queued_writer(procmem_run, fault_run):
+    if not procmem_run.tracepoints:
+        pytest.skip(f"tracepoints not recorded here: {procmem_run.tracepoint_note}")
+    lw = procmem_run.summary()["lock_wait_ms"]
+    assert lw["mapper"] > 0.6 * DELAY and lw["reader3"] > 0.5 * DELAY
+    # the reader holds the lock (read side) across the whole slow access
+    acc = procmem_run.access()
+    held = [e for e in procmem_run.events if e[1] == "reader"
+            and e[2] in ("acquire_returned", "released")
+            and acc["start_us"] - 1 <= e[0] <= acc["end_us"] + 1]
+    assert held[0][2] == "acquire_returned" and dict(held[0][3])["write"] is False
+    assert held[-1][0] - held[0][0] > 0.9 * DELAY
+    assert fault_run.summary()["lock_wait_ms"].get("mapper", 0) < 0.25 * DELAY
+
+
+def test_user_mountpoint_is_used_and_kept(tmp_path, clean_after):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = _measure(path="fault", delay_ms=50, mountpoint=str(mnt), tracepoints=False)
+    assert r.summary()["fault_ms"] >= 45
+    assert mnt.is_dir() and not os.listdir(mnt)
+
+
+# ---------------------------------------------------------- the GIL regression
+def test_blocking_calls_are_cdll_functions():
+    lib = Libc.gil_releasing()
+    assert lib.releases_gil()
+    assert type(lib.lib) is ctypes.CDLL
+    for name in BLOCKING:
+        assert not getattr(lib, name)._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name
+    assert not Libc.gil_holding().releases_gil()
+    # the experiment builds its Libc this way unless a test overrides it
+    assert "Libc.gil_releasing()" in open(experiment.__file__).read()
+
+
+def _longest_heartbeat_gap_ms(r) -> float:
+    acc = r.access()
+    ticks = [t for t in r.heartbeat if acc["start_us"] - 5000 <= t <= acc["end_us"] + 5000]
+    assert len(ticks) > 2
+    return max(b - a for a, b in zip(ticks, ticks[1:])) / 1000.0
+
+
+@pytest.mark.parametrize("path", ["fault", "procmem"])
+def test_python_threads_run_while_the_reader_sleeps(path, clean_after):
+    r = _measure(path=path, delay_ms=200, heartbeat=True, tracepoints=False)
+    assert r.summary()["fault_ms"] >= 180
+    assert _longest_heartbeat_gap_ms(r) < 0.25 * 200
+
+
+def test_a_gil_holding_libc_would_be_caught(clean_after):
+    """The regression the previous test guards against, made on purpose."""
+    r = _measure(path="procmem", delay_ms=200, third_reader=True, heartbeat=True,
+                 tracepoints=False, _libc=Libc.gil_holding())
+    assert _longest_heartbeat_gap_ms(r) > 0.6 * 200
+    # ...and with the GIL held the convoy becomes invisible, which is the trap
+    assert r.summary()["writer_max_wait_ms"] < 0.25 * 200
+
+
+# ------------------------------------------------ faults: nothing left mounted
+def test_failure_after_mount_leaves_nothing(clean_after):
+    _need_lab()
+    with pytest.raises(kl.LabError, match="injected failure after mount"):
+        kl.measure(path="fault", delay_ms=50, _inject="raise_after_mount")
+
+
+def test_killed_helper_leaves_nothing(clean_after):
+    _need_lab()
+    with pytest.raises(kl.LabError, match="reader: .*(FUSE helper exited|Input/output)"):
+        kl.measure(path="procmem", delay_ms=300, third_reader=True,
+                   _inject="kill_helper_during_access")
+
+
+@pytest.mark.parametrize("path", ["fault", "procmem"])
+def test_keyboard_interrupt_leaves_nothing(path, clean_after):
+    _need_lab()
+    with pytest.raises(KeyboardInterrupt):
+        kl.measure(path=path, delay_ms=300, third_reader=True,
+                   _inject="interrupt_during_access")
+
+
+@pytest.mark.parametrize("path", ["fault", "procmem"])
+def test_hung_helper_times_out_and_leaves_nothing(path, clean_after):
+    _need_lab()
+    with pytest.raises(kl.LabTimeout, match="reader: the access did not finish"):
+        kl.measure(path=path, delay_ms=100, timeout_s=0.3, tracepoints=False,
+                   _inject="stop_helper_during_access")
+
+
+def test_slowmount_unmounts_when_the_helper_was_killed(clean_after):
+    _need_lab()
+    m = slowfs.SlowMount(50)
+    try:
+        m.start()
+        assert slowfs.is_mounted(m.mountpoint)
+        m.kill_helper()
+    finally:
+        m.close()
+    assert not slowfs.is_mounted(m.mountpoint) and not os.path.exists(m.mountpoint)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kw, field", [
+    (dict(delay_ms=0), "delay_ms"),
+    (dict(delay_ms=5001), "delay_ms"),
+    (dict(delay_ms="300"), "delay_ms"),
+    (dict(delay_ms=True), "delay_ms"),
+    (dict(path="mmap"), "path"),
+    (dict(third_reader="fsync"), "third_reader"),
+    (dict(duration_ms=0), "duration_ms"),
+    (dict(tracepoints="yes"), "tracepoints"),
+    (dict(gap_us=-1), "gap_us"),
+    (dict(timeout_s=0), "timeout_s"),
+    (dict(_inject="kill_helper_during_access", path="fault"), "_inject"),
+])
+def test_bad_input_names_the_field(kw, field):
+    with pytest.raises(ValueError, match=f"^{field}: ") as ei:
+        kl.measure(**kw)
+    assert "\n" not in str(ei.value)
+
+
+def test_busy_mountpoint_is_refused(tmp_path):
+    (tmp_path / "x").write_text("occupied")
+    with pytest.raises(ValueError, match="^mountpoint: .*busy"):
+        kl.measure(mountpoint=str(tmp_path))
+    with pytest.raises(ValueError, match="^mountpoint: .*busy"):
+        kl.measure(mountpoint="/proc")
+    with pytest.raises(ValueError, match="^mountpoint: .*not an existing directory"):
+        kl.measure(mountpoint=str(tmp_path / "missing"))
+
+
+def test_unavailable_is_a_runtime_error_with_a_reason(monkeypatch):
+    assert issubclass(kl.LabUnavailable, RuntimeError)
+    ok, why = kl.available()
+    assert isinstance(ok, bool) and isinstance(why, str) and why
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert kl.available() == (False, "not Linux (sys.platform='darwin')")
+    with pytest.raises(kl.LabUnavailable, match="not Linux"):
+        kl.measure(path="fault", delay_ms=100)
+
+
+def test_missing_fuse_is_reported(monkeypatch):
+    if not sys.platform.startswith("linux") or not os.path.exists("/dev/fuse"):
+        pytest.skip("checks the fusermount3 branch, which comes after the Linux and /dev/fuse checks")
+    import shutil
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    ok, why = kl.available()
+    assert not ok and why.startswith("FUSE missing: fusermount3")
+
+
+# ------------------------------------------------------------ recorded run
+def test_load_recorded_has_both_paths():
+    runs = kl.load_recorded()
+    assert set(runs) == {"fault", "procmem"}
+    for path, r in runs.items():
+        s = r.summary()
+        assert s["path"] == path and s["kernel"] and r.date
+        assert r.threads == ["reader", "mapper", "reader3"]
+        assert [e[0] for e in r.events] == sorted(e[0] for e in r.events)
+        assert s["resident_before"] is False
+        d = s["delay_ms"]
+        if path == "fault":
+            assert s["writer_max_wait_ms"] < 0.25 * d
+        else:
+            assert s["writer_max_wait_ms"] > 0.6 * d
+            assert s["reader3_max_wait_ms"] > 0.5 * d
+        again = kl.LabResult.from_dict(r.to_dict())
+        assert again.summary() == s and again.events == r.events
+
+
+def test_record_writes_a_loadable_file(tmp_path, clean_after):
+    _need_lab()
+    out = tmp_path / "rec.json"
+    doc = kl.record(out, delay_ms=60, tracepoints=False, warmup_ms=20, tail_ms=20)
+    assert doc["kernel"] == os.uname().release and doc["params"]["delay_ms"] == 60
+    runs = kl.load_recorded(out)
+    assert runs["procmem"].summary()["writer_max_wait_ms"] > 0.6 * 60
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}')
+    with pytest.raises(ValueError, match="^format: "):
+        kl.load_recorded(bad)
+
+
+def test_killed_python_process_leaves_nothing(tmp_path, clean_after):
+    """kill -9 of the measuring process mid-convoy: the helper sees its stdin
+    close, answers the read and unmounts itself."""
+    _need_lab()
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(kl.__file__))))
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from faultlab import kernel_lab as kl\n"
+            "kl.measure(path='procmem', delay_ms=1500, third_reader=True, tracepoints=False)\n"
+            % top)
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while not _our_mounts() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert _our_mounts(), "the child never mounted"
+        time.sleep(0.3)
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while (_our_mounts() or _helpers()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
