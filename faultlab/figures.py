@@ -1,0 +1,225 @@
+"""The lecture figures, regenerated from the model: ``make_figures("figures")``
+(or ``python -m faultlab figures --out figures``).
+
+Each figure is a slide (13.33 x 7.5 in, 16:9) written as SVG and as PNG at
+150 dpi, with large type. The bytes are the same on every run with the same
+matplotlib: SVG ids are salted with a fixed string, and neither file
+records a date or the software that wrote it. All style settings are made
+inside ``matplotlib.rc_context``, so nothing global changes.
+
+``FIGURES`` lists them: file name, the notebook it belongs to, a one-line
+caption, and the ``faultlab.analysis`` function it needs, if any. A figure
+whose analysis function is missing is skipped with a note on stderr.
+``make_figures`` also writes ``README.md`` (captions, notebooks, and the
+matplotlib version the files were made with).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+from . import plots
+from .sim import run
+from .workloads import threaded_app, two_thread
+
+SLIDE_INCHES = (40 / 3, 7.5)          # 16:9; 2000 x 1125 pixels at 150 dpi
+PNG_DPI = 150
+SLIDE_RC = {
+    "font.size": 16,
+    "axes.titlesize": 22,
+    "axes.labelsize": 18,
+    "xtick.labelsize": 16,
+    "ytick.labelsize": 16,
+    "legend.fontsize": 15,
+    "figure.titlesize": 22,
+    "svg.hashsalt": "faultlab",
+    "svg.fonttype": "path",       # text as outlines: the slide looks the same without DejaVu Sans
+}
+SVG_METADATA = {"Date": None, "Creator": None}
+PNG_METADATA = {"Software": None}
+HISTORY_POLICIES = ("sync", "nopage_retry", "vm_fault_retry", "multi_retry", "per_vma_lock")
+
+
+class MissingAnalysis(Exception):
+    """The faultlab.analysis function a figure needs is not there."""
+
+
+def from_analysis(name):
+    """``faultlab.analysis.<name>`` (a function or a table), imported only when a figure needs it."""
+    try:
+        module = importlib.import_module("faultlab.analysis")
+    except ImportError as e:
+        raise MissingAnalysis(f"faultlab.analysis cannot be imported ({e})") from None
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise MissingAnalysis(f"faultlab.analysis has no {name}()")
+    return fn
+
+
+# -- the figures --------------------------------------------------------------------
+
+WINDOW_MS = (0.0, 60.0)
+
+
+def convoy_timeline():
+    r = run(two_thread(policy="sync", until_ms=100.0))
+    return plots.timeline(r, start_ms=WINDOW_MS[0], end_ms=WINDOW_MS[1],
+                          title="2.6.18: the reader holds mmap_sem across each disk read; the mapper waits")
+
+
+def retry_timeline():
+    r = run(two_thread(policy="nopage_retry", until_ms=100.0))
+    return plots.timeline(r, start_ms=WINDOW_MS[0], end_ms=WINDOW_MS[1],
+                          title="NOPAGE_RETRY: mmap_sem is dropped during the read; the mapper runs")
+
+
+def livelock_map():
+    grid = from_analysis("livelock_map")(policy="retry_unlimited")
+    return plots.livelock_map(grid, title="Retry every time, and a fast FADV_DONTNEED loop starves the fault")
+
+
+def seqcount_series(data):
+    """(xs, xlabel, {label: ys}) from ``seqcount_sweep``'s answer: a list of rows
+    (``writer_ops_per_s``, ``revalidated``, ``full_retries``) or a dict with
+    ``x``, ``revalidated`` and ``full_retries``."""
+    if isinstance(data, dict):
+        return (list(data["x"]), data.get("xlabel", "mapper think time (µs)"),
+                {"revalidated in place": list(data["revalidated"]),
+                 "full retries": list(data["full_retries"])})
+    rows = sorted(data, key=lambda row: row["writer_ops_per_s"])
+    return ([row["writer_ops_per_s"] for row in rows], "mmap writes per second (mapper)",
+            {"revalidated in place": [row["revalidated"] for row in rows],
+             "full retries": [row["full_retries"] for row in rows]})
+
+
+def seqcount_sweep():
+    xs, xlabel, ys = seqcount_series(from_analysis("seqcount_sweep")())
+    positive = [x for x in xs if x > 0]
+    return plots.sweep(xs, ys, xlabel=xlabel, ylabel="faults that dropped mmap_sem",
+                       logx=len(positive) == len(xs) and max(xs) / min(xs) > 10,
+                       title="The sequence counter pays off only while writers are rare")
+
+
+def history_bars():
+    rows = from_analysis("history_table")()
+    summaries = {row["policy"]: row for row in rows}
+    fig = plots.bars(summaries, "mapper_ops_per_s", log=True, xlabel="mapper: mmap + munmap per second",
+                     title="two_thread: the writer's rate, design by design")
+    try:
+        published = from_analysis("PUBLISHED_TWO_THREAD")
+    except MissingAnalysis:
+        return fig
+    ax = fig.axes[0]
+    names = list(summaries)
+    ys = [len(names) - 1 - names.index(p) for p in published if p in names]
+    xs = [published[p] for p in published if p in names]
+    if xs:
+        ax.plot(xs, ys, linestyle="none", marker="D", markersize=12, color=plots.PALETTE[1],
+                label="measured by Lespinasse (2010)", zorder=5)
+        ax.legend(loc="upper right")
+    return fig
+
+
+def latency_cdf():
+    results = {p: run(threaded_app(policy=p, until_ms=500.0)) for p in HISTORY_POLICIES}
+    return plots.latency_cdf(results, title="threaded_app (8 readers + mapper): how long faults take")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    notebook: str
+    caption: str
+    build: object
+    needs: str | None = None        # faultlab.analysis function
+
+
+FIGURES = {f.name: f for f in (
+    FigureSpec("convoy_timeline", "01_baseline",
+               "two_thread under 2.6.18 (sync), 0-60 ms: mmap_sem held across every disk read (hatched red) "
+               "and the mapper queued behind it.", convoy_timeline),
+    FigureSpec("retry_timeline", "02_nopage_retry",
+               "The same run and window under Google's NOPAGE_RETRY patch: the reader drops mmap_sem "
+               "while it waits, retries once (triangles), and the mapper keeps going.", retry_timeline),
+    FigureSpec("livelock_map", "03_livelock",
+               "fadvise_dos with retry_unlimited: eviction period x wake-up latency; red cells never "
+               "finished, the line is the analytical retry window.", livelock_map, "livelock_map"),
+    FigureSpec("seqcount_sweep", "05_seqcount",
+               "threaded_app under seqcount as the mapper gets busier: faults revalidated in place "
+               "against faults sent round a full retry.", seqcount_sweep, "seqcount_sweep"),
+    FigureSpec("history_bars", "06_what_linux_did",
+               "two_thread's mapper rate (log scale) for each design from 2.6.18 to per-VMA locks, "
+               "with Lespinasse's published measurements.", history_bars, "history_table"),
+    FigureSpec("latency_cdf", "06_what_linux_did",
+               "threaded_app: CDF of fault latency (log scale) for each design; sync's minor faults "
+               "wait behind the convoy.", latency_cdf),
+)}
+
+
+def build(name):
+    """Make one figure at slide size (a pyplot figure: close it when done)."""
+    spec = FIGURES[name]
+    with matplotlib.rc_context(SLIDE_RC):
+        fig = spec.build()
+        fig.set_size_inches(*SLIDE_INCHES)
+    return fig
+
+
+def save(fig, stem: Path) -> list:
+    """Write ``stem.svg`` and ``stem.png`` with no dates or software names in them."""
+    paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
+    with matplotlib.rc_context(SLIDE_RC):
+        fig.savefig(paths[0], format="svg", metadata=SVG_METADATA)
+        fig.savefig(paths[1], format="png", dpi=PNG_DPI, metadata=PNG_METADATA)
+    return paths
+
+
+def make_figures(out_dir="figures", names=None) -> list:
+    """Regenerate the figures (all, or ``names``) into ``out_dir``; return the paths written.
+
+    A figure whose ``faultlab.analysis`` function is missing is skipped with a
+    note on stderr. Writing all of them also rewrites ``README.md``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    unknown = [n for n in names or () if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"names: unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}")
+    written = []
+    for name in names or FIGURES:
+        try:
+            fig = build(name)
+        except MissingAnalysis as e:
+            print(f"faultlab.figures: skipped {name}: {e}", file=sys.stderr)
+            continue
+        try:
+            written += save(fig, out / name)
+        finally:
+            plt.close(fig)
+    if names is None:
+        readme = out / "README.md"
+        readme.write_text(readme_text())
+        written.append(readme)
+    return written
+
+
+def readme_text() -> str:
+    lines = ["# Lecture figures", "",
+             "Made by `faultlab.figures.make_figures` (`make figures`); do not edit by hand: "
+             "captions live in `faultlab/figures.py`.",
+             f"Each figure is a 16:9 slide, as SVG and as PNG at {PNG_DPI} dpi. The same code and "
+             "the same matplotlib give the same bytes.", "",
+             "| figure | notebook | caption |", "|---|---|---|"]
+    for f in FIGURES.values():
+        lines.append(f"| `{f.name}.svg` / `.png` | `notebooks/{f.notebook}.ipynb` | {f.caption} |")
+    lines += ["", f"Made with matplotlib {matplotlib.__version__}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for p in make_figures(sys.argv[1] if len(sys.argv) > 1 else "figures"):
+        print(p)

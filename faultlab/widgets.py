@@ -1,0 +1,400 @@
+"""Explorers: a few sliders over one preset, a timeline and a summary that follow them.
+
+    from faultlab.widgets import explore
+    explore("convoy")          # two_thread: the 2006 convoy, policy by policy
+
+Each explorer is a class with
+
+- ``widget``    the ipywidgets container to display (the explorer displays as it, too);
+- ``controls``  name -> widget; the names are the preset's parameters;
+- ``update()``  rerun the model with the controls' values, redraw, and return the
+                run's summary dict (``Result.summary()`` plus an ``explorer`` part),
+                or, if the values make no valid scenario, the message saying why;
+- ``last_summary`` / ``last_message`` / ``last_result`` what the last update produced.
+
+Changing a control reruns by itself (sliders only when let go:
+``continuous_update=False``), so ``update()`` is for code and tests; to
+change several controls with one rerun use ``set(name=value, ...)``.
+Sliders are bounded: a value set out of range is clamped, a dropdown
+refuses a value it does not list. A scenario the model rejects shows the
+model's ValueError as a message in the widget, never a traceback.
+
+``Reveal(question, answer_fn)`` is an exercise: the question, and a button
+that computes and shows the answer (by running faultlab) only when asked.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+from IPython.display import clear_output, display
+
+from . import plots
+from .policies import POLICIES
+from .sim import run
+from .workloads import PRESETS, get_preset
+
+_STYLE = {"description_width": "initial"}
+_WIDE = W.Layout(width="420px")
+COUNTED_EVENTS = ("retry", "evict", "revalidated", "kernel_bug")
+
+
+def _esc(text) -> str:
+    """Text into HTML element content (quotes need no escaping there)."""
+    return html.escape(str(text), quote=False)
+
+
+def _clean(value):
+    """A slider's float without its binary noise (21.000000000000004 -> 21.0)."""
+    return round(value, 9) if isinstance(value, float) else value
+
+
+def dropdown(options, value, description):
+    return W.Dropdown(options=list(options), value=value, description=description, style=_STYLE,
+                      layout=_WIDE)
+
+
+def slider(value, low, high, step, description, integer=False):
+    cls = W.IntSlider if integer else W.FloatSlider
+    return cls(value=value, min=low, max=high, step=step, description=description,
+               continuous_update=False, style=_STYLE, layout=_WIDE)
+
+
+def log_slider(value, low_exp, high_exp, description):
+    return W.FloatLogSlider(value=value, base=10, min=low_exp, max=high_exp, step=0.05,
+                            description=description, continuous_update=False, style=_STYLE,
+                            layout=_WIDE, readout_format=".3g")
+
+
+def checkbox(value, description):
+    return W.Checkbox(value=value, description=description, style=_STYLE, indent=False)
+
+
+def preset_text(preset, params) -> str:
+    """The call that builds the same scenario in a cell of your own."""
+    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"faultlab.workloads.{preset}({args})"
+
+
+class Explorer:
+    """One preset, its controls, a timeline and a summary table."""
+
+    preset = ""
+    title = ""
+    intro = ""
+    fixed: dict = {}          # preset parameters the explorer sets but does not show
+    rows: tuple = ()          # (label, dotted path into the summary)
+
+    def __init__(self, run_now=True, **values):
+        self.controls = self.make_controls()
+        self.last_summary = None
+        self.last_message = None
+        self.last_result = None
+        self.last_figure = None        # closed after display; kept for inspection
+        self._quiet = False
+        self.header = W.HTML(f"<h4>{_esc(self.title)}</h4><p>{self.intro}</p>")
+        self.message = W.HTML()
+        self.summary_box = W.HTML()
+        self.output = W.Output()
+        self.widget = W.VBox([self.header, W.VBox(list(self.controls.values())), self.message,
+                              self.summary_box, self.output])
+        for c in self.controls.values():
+            c.observe(self._changed, names="value")
+        self.set(run_now=run_now, **values)
+
+    # -- to override ------------------------------------------------------------
+    def make_controls(self) -> dict:
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        """The preset's keyword arguments: the controls' values and the fixed ones."""
+        return {**{k: _clean(c.value) for k, c in self.controls.items()}, **self.fixed}
+
+    def scenario(self):
+        """The scenario to run; a ValueError here is shown as a message."""
+        return get_preset(self.preset)(**self.params())
+
+    def derive(self, result, summary) -> dict:
+        """Extra numbers for the summary (under ``"explorer"``)."""
+        return {}
+
+    def figure(self, result):
+        return plots.timeline(result)
+
+    def summary_rows(self, summary):
+        return list(self.rows)
+
+    # -- the machinery ------------------------------------------------------------
+    def set(self, run_now=True, **values):
+        """Set several controls, then rerun once. Unknown names are a ValueError."""
+        unknown = [k for k in values if k not in self.controls]
+        if unknown:
+            raise ValueError(f"{unknown[0]}: {type(self).__name__} has no control {unknown[0]!r}; "
+                             f"it has {', '.join(self.controls)}")
+        self._quiet = True
+        try:
+            for k, v in values.items():
+                self.controls[k].value = v
+        finally:
+            self._quiet = False
+        return self.update() if run_now else None
+
+    def _changed(self, change):
+        if not self._quiet:
+            self.update()
+
+    def update(self):
+        """Rerun with the controls' values; return the summary dict, or the message."""
+        try:
+            scenario = self.scenario()
+            result = run(scenario)
+        except ValueError as e:
+            return self._fail(str(e))
+        summary = result.summary()
+        counts = dict.fromkeys(COUNTED_EVENTS, 0)
+        for e in result.events:
+            if e[2] in counts:
+                counts[e[2]] += 1
+        summary["explorer"] = {"trace_counts": counts, **self.derive(result, summary)}
+        self.last_result, self.last_summary, self.last_message = result, summary, None
+        self.message.value = ""
+        self.summary_box.value = self._summary_html(summary)
+        fig = self.figure(result)
+        self.last_figure = fig
+        with self.output:
+            clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+        return summary
+
+    def _fail(self, message):
+        self.last_result, self.last_summary, self.last_message = None, None, message
+        self.message.value = (f"<div style='color:#B00020'><b>Not a valid run:</b> "
+                              f"{_esc(message)}</div>")
+        self.summary_box.value = ""
+        with self.output:
+            clear_output()
+        return message
+
+    def _summary_html(self, summary) -> str:
+        policy = POLICIES[summary["policy"]]
+        cells = "".join(
+            f"<tr><td style='text-align:left;padding-right:1em'>{_esc(label)}</td>"
+            f"<td style='text-align:right'>{_esc(plots.format_number(plots.metric(summary, path)))}"
+            f"</td></tr>" for label, path in self.summary_rows(summary))
+        bugs = "".join(f"<div style='color:#B00020'><b>kernel bug</b> at {b['t_us'] / 1000:.3f} ms "
+                       f"in {_esc(b['task'])}: {_esc(b['bug'])}</div>"
+                       for b in summary["kernel_bugs"])
+        params = self.params()
+        return (f"<p><b>{_esc(policy.name)}</b>: {_esc(policy.summary)}</p>"
+                f"<table>{cells}</table>{bugs}"
+                f"<p><code>{_esc(self.call_text(params))}</code></p>")
+
+    def call_text(self, params) -> str:
+        """The line that makes the same run in a cell of your own."""
+        return f"faultlab.run({preset_text(self.preset, params)})"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class ConvoyExplorer(Explorer):
+    preset = "two_thread"
+    title = "The convoy: one reader, one mapper"
+    intro = ("Thread <i>reader</i> faults random pages of a big file; thread <i>mapper</i> loops "
+             "mmap/munmap, a writer of mmap_sem. Look for the hatched red: mmap_sem held across a disk read.")
+    rows = (("reader faults completed", "faults.completed"),
+            ("fault latency p50 (ms)", "faults.latency_ms.p50"),
+            ("mapper ops/s", "threads.mapper.ops_per_s"),
+            ("mapper's longest wait for mmap_sem (ms)", "syscalls.wait_ms.max"),
+            ("mmap_sem held across I/O (ms)", "mmap_sem.held_across_io_ms"),
+            ("retries", "faults.retries"))
+
+    def make_controls(self):
+        return {"policy": dropdown(POLICIES, "sync", "policy"),
+                "disk_ms": slider(18.0, 1.0, 100.0, 1.0, "disk latency (ms)"),
+                "reader_think_us": slider(2.0, 0.0, 1000.0, 1.0, "reader think time (µs)"),
+                "until_ms": slider(200, 50, 2000, 50, "run length (ms)", integer=True)}
+
+
+class ThreadedExplorer(Explorer):
+    preset = "threaded_app"
+    title = "A threaded application"
+    intro = ("Readers fault pages of a mapped file (a miss with probability <i>miss ratio</i>, "
+             "else a minor fault); the mapper, if on, loops mmap/munmap.")
+    fixed = {"until_ms": 200.0}
+
+    def make_controls(self):
+        return {"policy": dropdown(POLICIES, "sync", "policy"),
+                "n_readers": slider(8, 1, 32, 1, "reader threads", integer=True),
+                "miss_ratio": slider(0.05, 0.0, 1.0, 0.01, "miss ratio"),
+                "mapper": checkbox(True, "mapper thread"),
+                "disk_ms": slider(8.0, 1.0, 100.0, 1.0, "mean disk latency (ms)")}
+
+    def derive(self, result, summary):
+        readers = [n for n in result.threads if n.startswith("reader")]
+        return {"readers_ops_per_s": round(sum(summary["threads"][n]["ops_per_s"] for n in readers), 3)}
+
+    def summary_rows(self, summary):
+        rows = [("all readers, ops/s", "explorer.readers_ops_per_s")]
+        if "mapper" in summary["threads"]:
+            rows += [("mapper ops/s", "threads.mapper.ops_per_s"),
+                     ("mapper's longest wait for mmap_sem (ms)", "syscalls.wait_ms.max")]
+        return rows + [("fault latency p50 (ms)", "faults.latency_ms.p50"),
+                       ("fault latency p99 (ms)", "faults.latency_ms.p99"),
+                       ("mmap_sem held across I/O (ms, summed over threads)", "mmap_sem.held_across_io_ms"),
+                       ("retries", "faults.retries")]
+
+
+class LivelockExplorer(Explorer):
+    preset = "fadvise_dos"
+    title = "The livelock: a fault against FADV_DONTNEED"
+    intro = ("Thread <i>victim</i> faults one page once; process <i>evictor</i> drops that page "
+             "from the cache every <i>eviction period</i>. Does the fault ever finish?")
+    rows = (("fault finished", "explorer.finished"),
+            ("attempts", "faults.max_attempts"),
+            ("evictions of the page", "explorer.trace_counts.evict"),
+            ("fault latency (ms)", "explorer.fault_ms"),
+            ("retry window (µs)", "explorer.window_us"))
+
+    def make_controls(self):
+        return {"policy": dropdown(POLICIES, "retry_unlimited", "policy"),
+                "evict_period_us": log_slider(0.5, -1, 3, "eviction period (µs)"),
+                "wakeup_us": log_slider(5.0, -1, 3, "wake-up latency (µs)"),
+                "walk_us": slider(0.5, 0.0, 10.0, 0.1, "page-table walk (µs)"),
+                "until_ms": slider(200, 10, 1000, 10, "run length (ms)", integer=True)}
+
+    def derive(self, result, summary):
+        f = summary["faults"]
+        finished = f["unfinished"] == 0 and f["completed"] > 0
+        out = {"finished": finished, "fault_ms": f["latency_ms"]["max"] if finished else None}
+        try:
+            from .analysis import retry_window_us
+        except ImportError:
+            return out
+        return out | {"window_us": round(retry_window_us(result.scenario.costs), 3)}
+
+
+class SeqcountExplorer(Explorer):
+    title = "Morton's sequence counter: revalidate instead of rerunning"
+    intro = ("<i>unmap_during_fault</i>: a fault waits on disk while another thread unmaps the file "
+             "(and, with remap, maps it again: a new VMA at the same address). "
+             "<i>two_thread</i>: the convoy workload.")
+    FAMILY = ("seqcount", "seqcount_unchecked", "nopage_retry")
+    rows = (("faults completed", "faults.completed"),
+            ("outcomes", "explorer.outcomes"),
+            ("revalidated in place", "explorer.trace_counts.revalidated"),
+            ("full retries", "faults.retries"),
+            ("redone page-table walks", "redone_walks"),
+            ("kernel bugs", "explorer.kernel_bugs"))
+
+    def make_controls(self):
+        return {"workload": dropdown(("unmap_during_fault", "two_thread"), "unmap_during_fault", "workload"),
+                "policy": dropdown(self.FAMILY, "seqcount", "policy"),
+                "remap": checkbox(False, "remap the file after unmapping it"),
+                "disk_ms": slider(10.0, 1.0, 100.0, 1.0, "disk latency (ms)")}
+
+    @property
+    def preset(self):
+        return self.controls["workload"].value
+
+    def params(self):
+        p = {k: c.value for k, c in self.controls.items() if k != "workload"}
+        if self.preset == "two_thread":
+            if p.pop("remap"):
+                raise ValueError("remap: only unmap_during_fault unmaps and maps the file again; "
+                                 "untick remap or choose unmap_during_fault")
+            return p | {"until_ms": 200.0}
+        return p | {"until_ms": 50.0 + 2 * p["disk_ms"]}
+
+    def derive(self, result, summary):
+        return {"outcomes": ", ".join(f"{k} {v}" for k, v in summary["faults"]["outcomes"].items()),
+                "kernel_bugs": len(summary["kernel_bugs"])}
+
+
+class HistoryExplorer(Explorer):
+    title = "Every design on every workload"
+    intro = ("Pick a design from 2006 to today, the rw-semaphore's rules (2.6.18's, or today's, "
+             "where a sleeping writer lets readers of a held lock through less often) and a workload.")
+    UNTIL_MS = {"two_thread": 200.0, "threaded_app": 200.0, "fadvise_dos": 200.0,
+                "unmap_during_fault": 50.0, "pinned_gup": 50.0, "single_thread": 200.0}
+
+    def make_controls(self):
+        return {"policy": dropdown(POLICIES, "sync", "policy"),
+                "rwsem": dropdown(("2.6.18", "modern"), "2.6.18", "rw-semaphore rules"),
+                "workload": dropdown(PRESETS, "two_thread", "workload")}
+
+    @property
+    def preset(self):
+        return self.controls["workload"].value
+
+    def params(self):
+        return {"policy": self.controls["policy"].value,
+                "until_ms": self.UNTIL_MS.get(self.preset, 200.0)}
+
+    def scenario(self):
+        s = get_preset(self.preset)(**self.params())
+        return dataclasses.replace(s, rwsem=self.controls["rwsem"].value)
+
+    def call_text(self, params):
+        return (f"faultlab.run(dataclasses.replace({preset_text(self.preset, params)}, "
+                f"rwsem={self.controls['rwsem'].value!r}))")
+
+    def summary_rows(self, summary):
+        rows = [("faults completed", "faults.completed"),
+                ("fault latency p50 (ms)", "faults.latency_ms.p50"),
+                ("fault latency max (ms)", "faults.latency_ms.max"),
+                ("retries", "faults.retries"),
+                ("most attempts by one fault", "faults.max_attempts"),
+                ("longest wait for mmap_sem in a syscall (ms)", "syscalls.wait_ms.max"),
+                ("mmap_sem held across I/O (ms)", "mmap_sem.held_across_io_ms")]
+        return rows + [(f"{name} ops/s", f"threads.{name}.ops_per_s") for name in summary["threads"]]
+
+
+EXPLORERS = {"convoy": ConvoyExplorer, "threaded": ThreadedExplorer, "livelock": LivelockExplorer,
+             "seqcount": SeqcountExplorer, "history": HistoryExplorer}
+
+
+def explore(kind, **values):
+    """Make the explorer called ``kind`` (see ``EXPLORERS``), with controls set from ``values``."""
+    try:
+        cls = EXPLORERS[kind]
+    except KeyError:
+        raise ValueError(f"kind: unknown explorer {kind!r}; choose one of {', '.join(EXPLORERS)}") from None
+    return cls(**values)
+
+
+class Reveal:
+    """An exercise: a question, and a button that shows the answer.
+
+    ``answer_fn()`` computes the answer (it may run faultlab); it is called
+    only when the button is pressed or ``reveal()`` is called, and once.
+    """
+
+    def __init__(self, question, answer_fn, button_text="Show answer"):
+        self.answer_fn = answer_fn
+        self.answer_text = None
+        self.question = W.HTML(f"<p><b>Question.</b> {_esc(question)}</p>")
+        self.button = W.Button(description=button_text, button_style="info")
+        self.answer = W.HTML()
+        self.button.on_click(lambda _: self.reveal())
+        self.widget = W.VBox([self.question, self.button, self.answer])
+
+    def reveal(self) -> str:
+        """Compute the answer if not yet done, show it, and return its text."""
+        if self.answer_text is None:
+            try:
+                self.answer_text = str(self.answer_fn())
+            except ValueError as e:
+                return self._show(f"Could not compute the answer: {e}")
+        self.button.disabled = True
+        return self._show(self.answer_text)
+
+    def _show(self, text):
+        self.answer.value = f"<pre>{_esc(text)}</pre>"
+        return text
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)

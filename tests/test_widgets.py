@@ -1,0 +1,190 @@
+"""faultlab.widgets, driven from Python: set controls, rerun, read the summary.
+No browser: the callbacks are what a slider or a button would call."""
+from __future__ import annotations
+
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import pytest
+from traitlets import TraitError
+
+import faultlab
+from faultlab import widgets
+from faultlab.widgets import (ConvoyExplorer, HistoryExplorer, LivelockExplorer, Reveal, SeqcountExplorer,
+                              ThreadedExplorer, explore)
+
+SLIDERS = (W.IntSlider, W.FloatSlider, W.FloatLogSlider)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def every_explorer():
+    return {kind: explore(kind) for kind in widgets.EXPLORERS}
+
+
+def test_every_explorer_ran_once_and_has_its_parts(every_explorer):
+    for kind, ex in every_explorer.items():
+        assert isinstance(ex, widgets.EXPLORERS[kind])
+        assert isinstance(ex.widget, W.Box)
+        assert ex.last_message is None, (kind, ex.last_message)
+        assert ex.last_summary["policy"] == ex.last_result.scenario.policy
+        assert ex.summary_box.value and "faultlab.run(" in ex.summary_box.value
+        assert ex.last_figure is not None and ex.last_figure.number not in plt.get_fignums()   # closed
+        assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
+
+
+def test_sliders_update_only_when_let_go_and_are_bounded(every_explorer):
+    for kind, ex in every_explorer.items():
+        for name, c in ex.controls.items():
+            if isinstance(c, SLIDERS):
+                assert c.continuous_update is False, (kind, name)
+                assert c.min < c.max
+
+
+def test_policy_dropdowns_list_the_registry(every_explorer):
+    for kind in ("convoy", "threaded", "livelock", "history"):
+        assert list(every_explorer[kind].controls["policy"].options) == list(faultlab.POLICIES)
+    assert set(every_explorer["seqcount"].controls["policy"].options) <= set(faultlab.POLICIES)
+
+
+def test_convoy_nopage_retry_frees_the_mapper():
+    ex = ConvoyExplorer()
+    sync = ex.last_summary
+    assert sync["policy"] == "sync" and sync["until_ms"] == 200
+    assert sync["mmap_sem"]["held_across_io_ms"] > 150
+    ex.controls["policy"].value = "nopage_retry"            # reruns by itself, as the dropdown would
+    assert ex.last_summary["policy"] == "nopage_retry"
+    retry = ex.update()                                      # and update() reruns on demand
+    assert retry == ex.last_summary
+    assert retry["threads"]["mapper"]["ops_per_s"] > 100 * sync["threads"]["mapper"]["ops_per_s"]
+    assert retry["mmap_sem"]["held_across_io_ms"] == 0
+    assert retry["explorer"]["trace_counts"]["retry"] == retry["faults"]["retries"] > 0
+
+
+def test_set_changes_several_controls_with_one_rerun(monkeypatch):
+    ex = ConvoyExplorer()
+    runs = []
+    real_run = widgets.run
+    monkeypatch.setattr(widgets, "run", lambda s: runs.append(s) or real_run(s))
+    s = ex.set(policy="vm_fault_retry", disk_ms=5.0, until_ms=100)
+    assert len(runs) == 1
+    assert (s["policy"], s["until_ms"]) == ("vm_fault_retry", 100)
+    assert runs[0].disk.latency_ms == 5.0
+    with pytest.raises(ValueError, match="no control 'disk'"):
+        ex.set(disk=3)
+
+
+def test_a_bad_combination_is_a_message_not_a_traceback():
+    ex = ConvoyExplorer()
+    msg = ex.set(reader_think_us=0.0)      # a reader that never pauses: the model refuses it
+    assert isinstance(msg, str) and "think_us" in msg
+    assert ex.last_message == msg and ex.last_summary is None and ex.last_result is None
+    assert "Not a valid run" in ex.message.value and "think_us" in ex.message.value
+    assert ex.summary_box.value == ""
+    s = ex.set(reader_think_us=2.0)        # back to a good value: the message goes
+    assert isinstance(s, dict) and ex.last_message is None and ex.message.value == ""
+
+    sq = SeqcountExplorer()
+    msg = sq.set(workload="two_thread", remap=True)
+    assert msg.startswith("remap:") and sq.last_summary is None
+    assert sq.set(remap=False)["policy"] == "seqcount"
+
+
+def test_controls_refuse_out_of_range_values():
+    ex = ThreadedExplorer(run_now=False)
+    assert ex.last_summary is None                           # run_now=False: nothing ran
+    ex.set(run_now=False, n_readers=10_000, miss_ratio=-3.0, disk_ms=1e9)
+    assert ex.controls["n_readers"].value == ex.controls["n_readers"].max == 32
+    assert ex.controls["miss_ratio"].value == 0.0
+    assert ex.controls["disk_ms"].value == 100.0
+    with pytest.raises(TraitError):
+        ex.controls["policy"].value = "no_such_policy"
+    ll = LivelockExplorer(run_now=False)
+    ll.set(run_now=False, evict_period_us=1e12, wakeup_us=0.0)
+    assert ll.controls["evict_period_us"].value == 1000.0
+    assert ll.controls["wakeup_us"].value == pytest.approx(0.1)
+
+
+def test_threaded_mapper_off_removes_the_writer():
+    ex = ThreadedExplorer()
+    with_mapper = ex.last_summary
+    without = ex.set(mapper=False)
+    assert "mapper" in with_mapper["threads"] and "mapper" not in without["threads"]
+    assert "mapper ops/s" not in ex.summary_box.value
+    assert without["explorer"]["readers_ops_per_s"] > with_mapper["explorer"]["readers_ops_per_s"]
+
+
+def test_livelock_explorer_unfinished_then_guarded():
+    ex = LivelockExplorer()
+    s = ex.last_summary
+    assert s["policy"] == "retry_unlimited" and s["explorer"]["finished"] is False
+    assert s["faults"]["max_attempts"] > 50
+    s = ex.set(policy="nopage_retry")
+    assert s["explorer"]["finished"] is True and s["faults"]["max_attempts"] == 2
+    s = ex.set(policy="retry_unlimited", evict_period_us=100.0)
+    assert s["explorer"]["finished"] is True
+
+
+def test_seqcount_explorer_stale_vma_bug_and_the_check():
+    ex = SeqcountExplorer()
+    checked = ex.last_summary
+    assert checked["kernel_bugs"] == [] and checked["faults"]["retries"] == 1
+    unchecked = ex.set(policy="seqcount_unchecked")
+    assert unchecked["explorer"]["kernel_bugs"] == 1 and "kernel bug" in ex.summary_box.value
+
+
+def test_history_explorer_rwsem_rules_and_workloads():
+    ex = HistoryExplorer()
+    assert ex.last_result.scenario.rwsem == "2.6.18"
+    ex.set(rwsem="modern", workload="threaded_app", policy="per_vma_lock")
+    assert ex.last_result.scenario.rwsem == "modern"
+    assert ex.last_result.scenario.name == "threaded_app"
+    assert "rwsem='modern'" in ex.summary_box.value
+    for workload in ex.controls["workload"].options:        # every preset runs under the rules it is given
+        s = ex.set(workload=workload)
+        assert isinstance(s, dict), (workload, s)
+
+
+def test_explore_knows_its_kinds():
+    with pytest.raises(ValueError, match="convoy"):
+        explore("nope")
+    ex = explore("convoy", policy="per_vma_lock", until_ms=50)
+    assert ex.last_summary["policy"] == "per_vma_lock"
+
+
+def test_default_reruns_follow_the_policy():
+    ex = ConvoyExplorer(run_now=False)
+    for policy in ("sync", "nopage_retry"):
+        ex.set(policy=policy)
+        assert ex.last_summary["policy"] == policy
+
+
+# -- Reveal ---------------------------------------------------------------------------------
+
+def test_reveal_runs_the_answer_only_when_asked():
+    calls = []
+
+    def answer():
+        calls.append(1)
+        s = faultlab.run(faultlab.workloads.two_thread(policy="sync", until_ms=100)).summary()
+        return f"mapper ops/s: {s['threads']['mapper']['ops_per_s']}"
+
+    r = Reveal("How fast does the mapper go under sync?", answer)
+    assert calls == [] and r.answer.value == ""
+    assert "How fast" in r.question.value
+    text = r.reveal()
+    assert calls == [1] and text.startswith("mapper ops/s: ")
+    assert text in r.answer.value and r.button.disabled
+    assert r.reveal() == text and calls == [1]               # computed once
+
+
+def test_reveal_button_and_a_failing_answer():
+    r = Reveal("?", lambda: faultlab.run(faultlab.workloads.two_thread(disk_ms=-1.0)))
+    r.button.click()                                         # what pressing the button does
+    assert "Could not compute the answer" in r.answer.value and "disk" in r.answer.value
+    assert not r.button.disabled
