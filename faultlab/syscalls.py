@@ -16,38 +16,32 @@ from .mm import FILE_BASE, down_read, down_write, up_read, up_write
 from .trace import SyscallRecord
 
 
-def _syscall(k, task, kind, cost_us, change):
-    """down_write; the change; its CPU cost; up_write. Returns the record."""
+def _syscall(k, task, kind, cost_us, change=None, write=True):
+    """Take mmap_sem (for write, or for read), make the change, spend the
+    syscall's CPU time holding the lock, let it go. Returns the record."""
     rec = SyscallRecord(task.name, kind, k.env.now)
     k.rec.syscalls.append(rec)
     k.rec.emit(task.name, "syscall_start", kind=kind)
     yield k.env.timeout(k.costs.syscall_entry_us)
     rec.requested_us = k.env.now
-    yield from down_write(k.mm, task)
+    yield from (down_write if write else down_read)(k.mm, task)
     rec.granted_us = k.env.now
-    yield from change()
+    if change is not None:
+        yield from change()
     yield k.env.timeout(cost_us)
-    up_write(k.mm, task)
-    k.mm.lock_seq += 1                 # vma_end_write_all (6.4+); harmless before
+    if write:
+        up_write(k.mm, task)
+        k.mm.lock_seq += 1             # vma_end_write_all (6.4+); harmless before
+    else:
+        up_read(k.mm, task)
     rec.end_us = k.env.now
     k.rec.emit(task.name, "syscall_end", kind=kind)
     return rec
 
 
 def sys_read_locked(k, task, kind, hold_us):
-    """mincore / madvise: mmap_read_lock, walk, mmap_read_unlock."""
-    rec = SyscallRecord(task.name, kind, k.env.now)
-    k.rec.syscalls.append(rec)
-    k.rec.emit(task.name, "syscall_start", kind=kind)
-    yield k.env.timeout(k.costs.syscall_entry_us)
-    rec.requested_us = k.env.now
-    yield from down_read(k.mm, task)
-    rec.granted_us = k.env.now
-    yield k.env.timeout(hold_us)
-    up_read(k.mm, task)
-    rec.end_us = k.env.now
-    k.rec.emit(task.name, "syscall_end", kind=kind)
-    return rec
+    """mincore / madvise: mmap_read_lock, walk the range, mmap_read_unlock."""
+    return (yield from _syscall(k, task, kind, hold_us, write=False))
 
 
 def vma_start_write(k, vma):

@@ -44,8 +44,12 @@ class NopageRetry(Policy):
         if self.once:
             f.task.flags &= ~PF_FAULT_MAYRETRY     # the second pass is synchronous
 
+    def may_retry(self, f) -> bool:
+        """May this fault drop mmap_sem? The patch asks current->flags."""
+        return bool(f.task.flags & PF_FAULT_MAYRETRY)
+
     def page_not_uptodate(self, k, f, page):
-        if not f.task.flags & PF_FAULT_MAYRETRY:
+        if not self.may_retry(f):
             return (yield from lock_page_and_check(k, f, page))
         if trylock_page(page):                     # nobody is reading it: carry on as before
             return page_locked_checks(k, f, page)

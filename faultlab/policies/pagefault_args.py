@@ -16,11 +16,8 @@ task flag is seen by every path the task runs while it is set.
 """
 from dataclasses import dataclass
 
-from ..fault import (NOPAGE_RETRY, drop_mmap_sem, lock_page_and_check, page_locked_checks,
-                     retake_mmap_sem, sleep_on_page)
-from ..pagecache import page_cache_release, trylock_page
 from . import register
-from .base import Policy
+from .nopage_retry import NopageRetry
 
 ALLOW_RETRY = 0x1    # this fault may drop mmap_sem and retry
 TRIED = 0x2          # this fault has retried once already
@@ -28,36 +25,37 @@ TRIED = 0x2          # this fault has retried once already
 
 @dataclass(slots=True)
 class PagefaultArgs:
+    """What the fault carries down the path instead of a task flag and long
+    argument lists. ``page_locked`` is the slot the lock-the-page-in-nopage
+    proposal wanted; the 2.6.18 filemap_nopage modelled here returns pages
+    unlocked, so it stays False (2.6.23 made it VM_FAULT_LOCKED)."""
+
     flags: int = 0
-    page_locked: bool = False     # set by ->nopage when it returns the page locked
+    page_locked: bool = False
     reason: str = ""              # why it retried (the patch's PAGEFAULT_RETRY_IO)
 
 
 @register
-class PagefaultArgsPolicy(Policy):
+class PagefaultArgsPolicy(NopageRetry):
+    """nopage_retry's page_not_uptodate, unchanged; only where the state lives differs."""
+
     name = "pagefault_args"
     kernel = "2.6.18 + Morton's struct pagefault_args (proposal)"
     source = "<20060915001151.75f9a71b.akpm@osdl.org>; later struct vm_fault (d0217ac04ca6)"
     summary = "nopage_retry with per-fault flags in a struct passed down the path"
 
     def fault_begin(self, k, f):
-        f.args = PagefaultArgs(flags=ALLOW_RETRY)
+        f.args = PagefaultArgs(flags=ALLOW_RETRY)    # do_page_fault fills in the struct
 
     def gup_begin(self, k, f):
-        f.args = PagefaultArgs(flags=0)        # the caller holds mmap_sem: never drop it
+        f.args = PagefaultArgs(flags=0)              # the caller holds mmap_sem: never drop it
+
+    def fault_end(self, k, f):
+        pass                                         # nothing to clear: the struct dies with the call
 
     def before_retry(self, k, f):
         f.args.flags = (f.args.flags & ~ALLOW_RETRY) | TRIED
-
-    def page_not_uptodate(self, k, f, page):
-        if not f.args.flags & ALLOW_RETRY:
-            return (yield from lock_page_and_check(k, f, page))
-        if trylock_page(page):
-            f.args.page_locked = True
-            return page_locked_checks(k, f, page)
-        drop_mmap_sem(k, f)
-        yield from sleep_on_page(k, f, page, take_lock=False)
-        yield from retake_mmap_sem(k, f)
-        page_cache_release(page)
         f.args.reason = "PAGEFAULT_RETRY_IO"
-        return NOPAGE_RETRY
+
+    def may_retry(self, f) -> bool:
+        return bool(f.args.flags & ALLOW_RETRY)
