@@ -164,6 +164,8 @@ def lane_states(result) -> dict:
             lane["wait"] = "write" if d.get("write") else "read"
         elif event == "acquire_returned":
             write = d.get("write", lane["wait"] == "write")
+            if lane["wait"] is None and not write and lane["hold_write"]:
+                lane["hold_write"] -= 1      # mmap_write_downgrade(): write -> read, no release between
             lane["wait"] = None
             if d.get("success", True):
                 lane["hold_write" if write else "hold_read"] += 1

@@ -32,7 +32,7 @@ waiting, so the rwsem's WAITERS bit is set and a new reader fails the fast
 path (RWSEM_READ_FAILED_MASK in kernel/locking/rwsem.c); in
 rwsem_down_read_slowpath() a reader does not steal a lock that is owned by
 readers (commit 2f06f702925b, "locking/rwsem: Prevent potential lock
-starvation", 5.13), so it queues behind the writer, who waits for A's I/O.
+starvation", 5.11), so it queues behind the writer, who waits for A's I/O.
 
 Every blocking call goes through :class:`~.libc.Libc` (ctypes CDLL, GIL
 released) and is timed with CLOCK_MONOTONIC on both sides.
