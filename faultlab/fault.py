@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .mm import down_read, holds, up_read
+from .mm import FILE_BASE, down_read, holds, up_read
 from .pagecache import (lock_page, page_cache_release, trylock_page, unlock_page,
                         wait_on_page_locked)
 from .rwsem import ModelBug
@@ -64,7 +64,7 @@ class Fault:
     pagefault_args / vm_fault of the later designs)."""
 
     __slots__ = ("task", "address", "write", "rec", "vma", "locked", "args",
-                 "gup", "did_readaround", "dropped", "vma_locked")
+                 "gup", "dropped", "vma_locked")
 
     def __init__(self, task, address, rec, gup=False, write=False):
         self.task = task
@@ -75,7 +75,6 @@ class Fault:
         self.locked = False
         self.args = None
         self.gup = gup              # called from get_user_pages: the caller holds mmap_sem
-        self.did_readaround = False
         self.dropped = False        # the fault let its lock go at some point
         self.vma_locked = None      # the VMA whose per-VMA lock this fault holds (per_vma_lock)
 
@@ -206,6 +205,7 @@ def filemap_nopage(k, f, vma):
         return NOPAGE_SIGBUS
     cache, ra = k.cache, k.ra
     first = True
+    did_readaround = False                           # a local, as in 2.6.18: a rerun starts afresh
     while True:                                      # retry_all: / retry_find:
         if not first:                                # (the first lookup was charged by the caller)
             yield cpu(k, k.costs.find_get_page_us)
@@ -214,17 +214,17 @@ def filemap_nopage(k, f, vma):
         if page is None:
             ra["mmap_miss"] += 1
             if ra["mmap_miss"] > ra["mmap_hit"] + MMAP_LOTSAMISS or not k.scenario.ra_pages \
-                    or f.did_readaround:
+                    or did_readaround:
                 ret = yield from page_cache_read(k, f, pgoff)       # no_cached_page:
             else:
                 f.rec.major = True
-                f.did_readaround = True
+                did_readaround = True
                 ret = yield from k.policy.cache_miss(k, f, pgoff)    # read-around
             if ret is not None:
                 return ret
             continue
-        if not f.did_readaround:
-            ra["mmap_hit"] += 1
+        if not did_readaround and not (k.policy.tried_skips_hit and f.rec.attempts > 1):
+            ra["mmap_hit"] += 1                      # (a rerun's hit counted until FAULT_FLAG_TRIED, 3.7)
         if not page.uptodate:
             f.rec.major = True
             page = yield from k.policy.page_not_uptodate(k, f, page)
@@ -360,7 +360,7 @@ def driver_nopage(k, f, vma):
     with get_user_pages (drivers that map user buffers do this) and returns
     it. It runs inside do_page_fault, with mmap_sem held and the fault's
     per-task state still armed."""
-    target = k.mm.file_vma().start + vma.pgoff
+    target = FILE_BASE + vma.pgoff                   # where the file is (or was) mapped
     page = yield from get_user_pages(k, f.task, target)
     if page is None:
         return NOPAGE_SIGBUS

@@ -161,9 +161,13 @@ class VmaLock:
     def __init__(self, env):
         self.env = env
         self.readers: set[str] = set()
+        self.writer_waiting = False
         self._drained = None
 
     def try_read(self, task: str) -> bool:
+        """vma_start_read's down_read_trylock: fails while a writer waits."""
+        if self.writer_waiting:
+            return False
         if task in self.readers:
             raise ModelBug(f"vma lock: {task} takes it twice")
         self.readers.add(task)
@@ -179,5 +183,7 @@ class VmaLock:
 
     def wait_for_readers(self):
         if self.readers:
+            self.writer_waiting = True
             self._drained = self.env.event()
             yield self._drained
+            self.writer_waiting = False

@@ -192,11 +192,20 @@ class Scenario:
             raise ValueError(f"rwsem: unknown rules {self.rwsem!r}; choose one of {', '.join(RWSEM_RULES)}")
         if not isinstance(self.seed, int):
             raise ValueError(f"seed: must be an integer, got {self.seed!r}")
+        if not isinstance(self.disk, Disk):
+            raise ValueError(f"disk: must be a faultlab.Disk, got {self.disk!r}")
         _check_disk(self.disk)
+        if not isinstance(self.costs, Costs):
+            raise ValueError(f"costs: must be a faultlab.Costs, got {self.costs!r}")
         for f in fields(Costs):
             _at_least(f"costs.{f.name}", getattr(self.costs, f.name), 0.0)
-        if not self.threads:
-            raise ValueError("threads: a scenario needs at least one thread")
+        if not isinstance(self.threads, tuple) or not self.threads:
+            raise ValueError("threads: a scenario needs a tuple of at least one thread")
+        for i, t in enumerate(self.threads):
+            if not isinstance(t, THREAD_KINDS):
+                raise ValueError(f"threads[{i}]: {t!r} is not a Reader, Mapper, Locker, Evictor or Script")
+            if not isinstance(t.name, str) or not t.name:
+                raise ValueError(f"threads[{i}].name: must be a non-empty string, got {t.name!r}")
         names = [t.name for t in self.threads]
         if len(set(names)) != len(names):
             raise ValueError(f"threads: thread names must be unique, got {names}")
@@ -209,18 +218,23 @@ def _number(name, value):
         raise ValueError(f"{name}: must be a number, got {value!r}")
 
 
+def _whole(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}: must be a whole number, got {value!r}")
+
+
 def _positive(name, value, integer=False):
     _number(name, value)
-    if integer and value != int(value):
-        raise ValueError(f"{name}: must be a whole number, got {value!r}")
+    if integer:
+        _whole(name, value)
     if not value > 0 or math.isinf(value):
         raise ValueError(f"{name}: must be a finite number greater than 0, got {value!r}")
 
 
 def _at_least(name, value, low, integer=False):
     _number(name, value)
-    if integer and value != int(value):
-        raise ValueError(f"{name}: must be a whole number, got {value!r}")
+    if integer:
+        _whole(name, value)
     if value < low or math.isinf(value):
         raise ValueError(f"{name}: must be a finite number >= {low}, got {value!r}")
 
@@ -257,6 +271,7 @@ def _check_thread(s: Scenario, t):
         _check_count(p, t.count)
         if t.count is None and t.think_us <= 0:
             raise ValueError(f"{p}.think_us: a reader that loops until the run ends needs think_us > 0")
+        _at_least(f"{p}.page", t.page, 0, integer=True)
         if t.pattern == "fixed" and not 0 <= t.page < s.file_pages:
             raise ValueError(f"{p}.page: page {t.page} is outside the file (0..{s.file_pages - 1})")
     elif isinstance(t, Mapper):

@@ -37,13 +37,15 @@ class Task:
 def start(k, task):
     spec = task.spec
     body = {Reader: reader, Mapper: mapper, Locker: locker, Evictor: evictor, Script: script}[type(spec)]
-    return k.env.process(_after(k, spec.start_us, body(k, task, spec)))
+    return k.env.process(_after(k, task, spec.start_us, body(k, task, spec)))
 
 
-def _after(k, delay, gen):
+def _after(k, task, delay, gen):
     if delay:
         yield k.env.timeout(delay)
     yield from gen
+    if task.shares_mm:
+        k.mm.users -= 1              # exit_mm -> mmput: the thread no longer uses the mm
 
 
 def touch(k, task, page, via="fault"):

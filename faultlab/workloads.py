@@ -36,11 +36,19 @@ def preset(fn):
             if isinstance(default, bool) and not isinstance(value, bool):
                 raise ValueError(f"{name}: must be true or false, got {value!r}")
             if isinstance(default, (int, float)) and not isinstance(default, bool) and \
-                    (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value):
                 raise ValueError(f"{name}: must be a number, got {value!r}")
-            if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) \
-                    and name in ("seed", "n_readers") and value != int(value):
+            if isinstance(default, int) and not isinstance(default, bool) and \
+                    (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f"{name}: must be a whole number, got {value!r}")
+            if name.endswith("_ms") and not value > 0:
+                raise ValueError(f"{name}: must be greater than 0 ms, got {value!r}")
+            if name.endswith("_us") and not value >= 0:
+                raise ValueError(f"{name}: must be 0 us or more, got {value!r}")
+            if name in ("page", "ra_pages", "seed") and value < 0:
+                raise ValueError(f"{name}: must be 0 or more, got {value!r}")
+            if name == "queue_depth" and value < 1:
+                raise ValueError(f"{name}: must be 1 or more, got {value!r}")
         return fn(**params)
     wrapper.parameters = {n: p.default for n, p in sig.parameters.items()}
     PRESETS[fn.__name__] = wrapper

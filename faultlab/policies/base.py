@@ -16,6 +16,7 @@ class Policy:
     source = ""          # where to read it: mail Message-ID, commit, file
     summary = ""         # one line for tables and the CLI
     injects_bugs = False  # True only for a variant that is broken on purpose
+    tried_skips_hit = False  # a rerun's cache hit is not counted as a read-ahead hit (TRIED, 3.7+)
 
     def do_page_fault(self, k, task, address):
         """The arch entry; per-VMA locking overrides it."""

@@ -35,6 +35,7 @@ class MultiRetry(Policy):
     kernel = "5.7 (and 5.1)"
     source = "4064b9827063; 6b4c9f446981 (mm/filemap.c maybe_unlock_mmap_for_io)"
     summary = "retry without limit, but only the first attempt drops mmap_sem"
+    tried_skips_hit = True
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)

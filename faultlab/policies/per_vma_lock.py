@@ -30,7 +30,8 @@ def lock_vma_under_rcu(k, f):
         return None
     if vma.lock_seq == k.mm.lock_seq:              # write-locked in this write cycle
         return None
-    vma.lock.try_read(f.task.name)
+    if not vma.lock.try_read(f.task.name):          # a writer is waiting for the readers
+        return None
     f.vma_locked = vma
     k.rec.emit(f.task.name, "vma_lock", vma=vma.id)
     return vma
