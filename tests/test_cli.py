@@ -1,0 +1,72 @@
+"""The command line: ARG echo, summary table, JSON, and one-line errors with exit 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from faultlab.cli import main
+
+
+def cli(*args):
+    p = subprocess.run([sys.executable, "-m", "faultlab", *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_list_names_every_policy_and_preset(capsys):
+    import faultlab
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in list(faultlab.POLICIES) + list(faultlab.workloads.PRESETS):
+        assert name in out
+
+
+def test_run_echoes_every_parameter_first_then_the_summary(capsys):
+    assert main(["run", "--preset", "two_thread", "--policy", "sync", "--set", "disk_ms=18",
+                 "--seed", "0", "--until-ms", "500"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    args = [ln for ln in lines if ln.startswith("ARG ")]
+    assert lines[:len(args)] == args                       # all ARG lines come first
+    assert "ARG disk_ms 18.0" in args and "ARG policy sync" in args and "ARG costs.wakeup_us 5.0" in args
+    assert any(ln.startswith("reader ") for ln in lines)
+
+
+def test_run_json_is_the_summary(capsys):
+    assert main(["run", "--preset", "fadvise_dos", "--policy", "nopage_retry", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["policy"] == "nopage_retry" and s["faults"]["max_attempts"] == 2
+
+
+def test_same_seed_same_output(capsys):
+    argv = ["run", "--preset", "threaded_app", "--until-ms", "100", "--seed", "3", "--json"]
+    main(argv)
+    first = capsys.readouterr().out
+    main(argv)
+    assert capsys.readouterr().out == first
+
+
+@pytest.mark.parametrize("args, field", [
+    (["run", "--preset", "nope"], "preset"),
+    (["run", "--policy", "nope"], "policy"),
+    (["run", "--set", "disk_ms=-1"], "disk_ms"),
+    (["run", "--set", "disk_ms=fast"], "disk_ms"),
+    (["run", "--set", "colour=red"], "colour"),
+    (["run", "--set", "disk_ms"], "--set"),
+    (["run", "--preset", "threaded_app", "--set", "n_readers=0"], "n_readers"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, field):
+    code, out, err = cli(*args)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("faultlab: error: ") and field in err
+
+
+def test_bench_prints_its_figures():
+    """The benchmark reports numbers; it asserts nothing about speed."""
+    code, out, err = cli("bench", "--repeat", "1")
+    assert code == 0, err
+    for label in ("simulated faults / s", "acquire/hold/release cycles / s", "ratio", "s wall"):
+        assert label in out
