@@ -8,14 +8,11 @@ records a date or the software that wrote it. All style settings are made
 inside ``matplotlib.rc_context``, so nothing global changes.
 
 ``FIGURES`` lists them: file name, the notebook it belongs to, a one-line
-caption, and the ``faultlab.analysis`` function it needs, if any. A figure
-whose analysis function is missing is skipped with a note on stderr.
-``make_figures`` also writes ``README.md`` (captions, notebooks, and the
+and a one-line caption. ``make_figures`` also writes ``README.md`` (captions, notebooks, and the
 matplotlib version the files were made with).
 """
 from __future__ import annotations
 
-import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 
-from . import plots
+from . import analysis, plots
 from .sim import run
 from .workloads import threaded_app, two_thread
 
@@ -45,22 +42,6 @@ PNG_METADATA = {"Software": None}
 HISTORY_POLICIES = ("sync", "nopage_retry", "vm_fault_retry", "multi_retry", "per_vma_lock")
 
 
-class MissingAnalysis(Exception):
-    """The faultlab.analysis function a figure needs is not there."""
-
-
-def from_analysis(name):
-    """``faultlab.analysis.<name>`` (a function or a table), imported only when a figure needs it."""
-    try:
-        module = importlib.import_module("faultlab.analysis")
-    except ImportError as e:
-        raise MissingAnalysis(f"faultlab.analysis cannot be imported ({e})") from None
-    fn = getattr(module, name, None)
-    if fn is None:
-        raise MissingAnalysis(f"faultlab.analysis has no {name}()")
-    return fn
-
-
 # -- the figures --------------------------------------------------------------------
 
 WINDOW_MS = (0.0, 60.0)
@@ -79,7 +60,7 @@ def retry_timeline():
 
 
 def livelock_map():
-    grid = from_analysis("livelock_map")(policy="retry_unlimited")
+    grid = analysis.livelock_map(policy="retry_unlimited")
     return plots.livelock_map(grid, title="Retry every time, and a fast FADV_DONTNEED loop starves the fault")
 
 
@@ -98,7 +79,7 @@ def seqcount_series(data):
 
 
 def seqcount_sweep():
-    xs, xlabel, ys = seqcount_series(from_analysis("seqcount_sweep")())
+    xs, xlabel, ys = seqcount_series(analysis.seqcount_sweep())
     positive = [x for x in xs if x > 0]
     return plots.sweep(xs, ys, xlabel=xlabel, ylabel="faults that dropped mmap_sem",
                        logx=len(positive) == len(xs) and max(xs) / min(xs) > 10,
@@ -106,14 +87,11 @@ def seqcount_sweep():
 
 
 def history_bars():
-    rows = from_analysis("history_table")()
+    rows = analysis.history_table()
     summaries = {row["policy"]: row for row in rows}
     fig = plots.bars(summaries, "mapper_ops_per_s", log=True, xlabel="mapper: mmap + munmap per second",
                      title="two_thread: the writer's rate, design by design")
-    try:
-        published = from_analysis("PUBLISHED_TWO_THREAD")
-    except MissingAnalysis:
-        return fig
+    published = analysis.PUBLISHED_TWO_THREAD
     ax = fig.axes[0]
     names = list(summaries)
     ys = [len(names) - 1 - names.index(p) for p in published if p in names]
@@ -136,7 +114,6 @@ class FigureSpec:
     notebook: str
     caption: str
     build: object
-    needs: str | None = None        # faultlab.analysis function
 
 
 FIGURES = {f.name: f for f in (
@@ -148,13 +125,13 @@ FIGURES = {f.name: f for f in (
                "while it waits, retries once (triangles), and the mapper keeps going.", retry_timeline),
     FigureSpec("livelock_map", "03_livelock",
                "fadvise_dos with retry_unlimited: eviction period x wake-up latency; red cells never "
-               "finished, the line is the analytical retry window.", livelock_map, "livelock_map"),
+               "finished, the line is the analytical retry window.", livelock_map),
     FigureSpec("seqcount_sweep", "05_seqcount",
                "threaded_app under seqcount as the mapper gets busier: faults revalidated in place "
-               "against faults sent round a full retry.", seqcount_sweep, "seqcount_sweep"),
+               "against faults sent round a full retry.", seqcount_sweep),
     FigureSpec("history_bars", "06_what_linux_did",
                "two_thread's mapper rate (log scale) for each design from 2.6.18 to per-VMA locks, "
-               "with Lespinasse's published measurements.", history_bars, "history_table"),
+               "with Lespinasse's published measurements.", history_bars),
     FigureSpec("latency_cdf", "06_what_linux_did",
                "threaded_app: CDF of fault latency (log scale) for each design; sync's minor faults "
                "wait behind the convoy.", latency_cdf),
@@ -181,9 +158,7 @@ def save(fig, stem: Path) -> list:
 
 def make_figures(out_dir="figures", names=None) -> list:
     """Regenerate the figures (all, or ``names``) into ``out_dir``; return the paths written.
-
-    A figure whose ``faultlab.analysis`` function is missing is skipped with a
-    note on stderr. Writing all of them also rewrites ``README.md``."""
+    Writing all of them also rewrites ``README.md``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     unknown = [n for n in names or () if n not in FIGURES]
@@ -191,11 +166,7 @@ def make_figures(out_dir="figures", names=None) -> list:
         raise ValueError(f"names: unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}")
     written = []
     for name in names or FIGURES:
-        try:
-            fig = build(name)
-        except MissingAnalysis as e:
-            print(f"faultlab.figures: skipped {name}: {e}", file=sys.stderr)
-            continue
+        fig = build(name)
         try:
             written += save(fig, out / name)
         finally:

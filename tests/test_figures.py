@@ -19,24 +19,6 @@ COMMITTED = ROOT / "figures"
 NAMES = list(figures.FIGURES)
 
 
-def missing(name) -> str | None:
-    """Why this figure cannot be made here (its analysis function is missing), or None."""
-    needs = figures.FIGURES[name].needs
-    if needs is None:
-        return None
-    try:
-        figures.from_analysis(needs)
-    except figures.MissingAnalysis as e:
-        return f"{name} needs faultlab.analysis.{needs}, which is not available: {e}"
-    return None
-
-
-def skip_if_missing(name):
-    why = missing(name)
-    if why:
-        pytest.skip(why)
-
-
 def generate(tmp_path_factory, label):
     out = tmp_path_factory.mktemp(label)
     before = {k: repr(v) for k, v in matplotlib.rcParams.items()}
@@ -82,7 +64,6 @@ def test_make_figures_leaves_no_trace(first):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_figure_is_a_slide(first, name):
-    skip_if_missing(name)
     svg, png = first["dir"] / f"{name}.svg", first["dir"] / f"{name}.png"
     assert svg in first["paths"] and png in first["paths"]
     assert png_size(png) == (2000, 1125)
@@ -92,18 +73,8 @@ def test_figure_is_a_slide(first, name):
     assert b"Software" not in png.read_bytes()[:4096]
 
 
-def test_skipped_figures_say_why(first):
-    absent = [n for n in NAMES if missing(n)]
-    if not absent:
-        pytest.skip("every faultlab.analysis function the figures need is present")
-    for name in absent:
-        assert f"skipped {name}:" in first["stderr"]
-        assert not (first["dir"] / f"{name}.png").exists()
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_same_bytes_every_time(first, second, name):
-    skip_if_missing(name)
     for ext in ("svg", "png"):
         a = (first["dir"] / f"{name}.{ext}").read_bytes()
         b = (second["dir"] / f"{name}.{ext}").read_bytes()
@@ -112,7 +83,6 @@ def test_same_bytes_every_time(first, second, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_same_bytes_as_the_committed_figures(first, name):
-    skip_if_missing(name)
     version = committed_version()
     if version != matplotlib.__version__:
         pytest.skip(f"figures/ was made with matplotlib {version}, this is {matplotlib.__version__}: "
