@@ -107,9 +107,10 @@ def history_table(policies=HISTORY, seed=0, two_thread_ms=1000.0, app_ms=500.0):
     return rows
 
 
-# Michel Lespinasse, d065bd810b6d (2.6.37): thread A reads random pages of a
-# mapped file; thread B loops mmap/munmap. B's loop: about 55/s before the
-# change (tied to A's reads), about 15,000/s after.
+# Michel Lespinasse, cover letter of the V2 series that became d065bd810b6d
+# (2.6.37), <1286265215-9025-1-git-send-email-walken@google.com>: thread A
+# reads random pages of a mapped file; thread B loops mmap/munmap. B's loop:
+# about 55/s before the change (tied to A's reads), about 15,000/s after.
 PUBLISHED_TWO_THREAD = {"sync": 55.0, "vm_fault_retry": 15000.0}
 
 

@@ -20,7 +20,8 @@ What differs between the designs of the story lives in the policy
                          (a task flag, or flags in a struct);
 * ``page_not_uptodate``  what filemap_nopage does when the page it needs
                          is locked for I/O: sleep under mmap_sem, or drop it;
-* ``cache_miss``         read-around submission (under mmap_sem until 5.1);
+* ``cache_miss``         submitting the read of a missing page, with read-around
+                         or without (under mmap_sem until 5.1);
 * ``before_retry``       what the arch code changes before ``goto retry``;
 * ``do_page_fault``      a policy may take a different lock first (per-VMA).
 
@@ -213,20 +214,21 @@ def filemap_nopage(k, f, vma):
         page = cache.find_get_page(pgoff)
         if page is None:
             ra["mmap_miss"] += 1
-            if ra["mmap_miss"] > ra["mmap_hit"] + MMAP_LOTSAMISS or not k.scenario.ra_pages \
-                    or did_readaround:
-                ret = yield from page_cache_read(k, f, pgoff)       # no_cached_page:
-            else:
-                f.rec.major = True
-                did_readaround = True
-                ret = yield from k.policy.cache_miss(k, f, pgoff)    # read-around
+            f.rec.major = True
+            # "Do we miss much more than hit in this file?" Then no read-around
+            # (goto no_cached_page); else read-around, if the window is not 0.
+            lotsamiss = ra["mmap_miss"] > ra["mmap_hit"] + MMAP_LOTSAMISS
+            did_readaround = did_readaround or not lotsamiss
+            readaround = not lotsamiss and k.scenario.ra_pages > 0
+            ret = yield from k.policy.cache_miss(k, f, pgoff, readaround)
             if ret is not None:
                 return ret
             continue
         if not did_readaround and not (k.policy.tried_skips_hit and f.rec.attempts > 1):
             ra["mmap_hit"] += 1                      # (a rerun's hit counted until FAULT_FLAG_TRIED, 3.7)
         if not page.uptodate:
-            f.rec.major = True
+            if k.policy.major_on_locked_page:        # 2.6.18's page_not_uptodate: counts as major;
+                f.rec.major = True                   # since 2.6.37 only a page not in the cache does
             page = yield from k.policy.page_not_uptodate(k, f, page)
             if page is RETRY_ALL:
                 continue
@@ -252,7 +254,6 @@ def do_page_cache_readahead(k, f, pgoff):
 
 def page_cache_read(k, f, pgoff):
     """no_cached_page: read just this page (add locked, ->readpage)."""
-    f.rec.major = True
     if k.cache.lookup(pgoff) is None:
         page = k.cache.add_to_page_cache(pgoff)
         yield cpu(k, k.costs.ra_submit_us + k.costs.ra_page_us)
@@ -301,8 +302,8 @@ def page_locked_checks(k, f, page):
 
 
 def drop_mmap_sem(k, f):
-    """up_read in the middle of a fault (release_fault_lock in Linux 6.7: the
-    VMA lock instead, if that is what the fault holds). A get_user_pages
+    """up_read in the middle of a fault (release_fault_lock in today's kernels:
+    the VMA lock instead, if that is what the fault holds). A get_user_pages
     caller holds mmap_sem itself and must never see it dropped."""
     if f.gup:
         k.rec.bug(f.task.name, "mmap_sem dropped under a get_user_pages caller that holds it")
@@ -356,10 +357,11 @@ def get_user_pages(k, task, address, caller_holds=True):
 
 
 def driver_nopage(k, f, vma):
-    """A driver's ->nopage that pins a page of the user's own file mapping
-    with get_user_pages (drivers that map user buffers do this) and returns
-    it. It runs inside do_page_fault, with mmap_sem held and the fault's
-    per-task state still armed."""
+    """A ->nopage that pins a page of the user's own file mapping with
+    get_user_pages and returns it: a constructed case, not a known driver
+    (drivers pin user buffers from ioctl, not from ->nopage), built to show
+    what a task-wide flag leaks into. It runs inside do_page_fault, with
+    mmap_sem held and the fault's per-task state still armed."""
     target = FILE_BASE + vma.pgoff                   # where the file is (or was) mapped
     page = yield from get_user_pages(k, f.task, target)
     if page is None:

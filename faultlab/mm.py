@@ -8,8 +8,9 @@ Mirrors include/linux/sched.h (struct mm_struct) and mm/mmap.c of Linux
 * ``ptes`` maps a virtual page to the page it maps (pte present);
 * ``mmap_sem`` is the rw-semaphore of rwsem.py;
 * ``seq`` is the sequence counter of the 2006 mail: bumped at every
-  down_write (and named ``mm_lock_seq`` in today's kernels, bumped at
-  mmap_write_unlock);
+  down_write; ``lock_seq`` is 6.4's ``mm_lock_seq``, bumped at
+  mmap_write_unlock (since about 6.14, eb449bd96954, a true seqcount
+  bumped at both lock and unlock: unverified, not modelled);
 * ``users`` is mm_users: the threads sharing the mm.
 
 A VMA is never reused: munmap removes it and marks it dead, so a fault

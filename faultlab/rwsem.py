@@ -33,7 +33,10 @@ Two sets of rules, chosen with ``Scenario.rwsem``:
     * when the head waiter is a writer it is woken but not granted: it
       takes the lock when it runs, ``wakeup_us`` later, if nobody stole it.
     * a waiter that has queued for RWSEM_WAIT_TIMEOUT (about 4 ms) sets
-      HANDOFF: no more stealing, the lock goes to it next.
+      HANDOFF: no more stealing, the lock goes to it next. (Simplified: the
+      model treats HANDOFF as set the moment the head has waited that long;
+      the kernel sets it when the woken waiter fails to take the lock, or
+      in rwsem_mark_wake for readers.)
 
 Built on SimPy's resource contract: ``request`` is a Put event,
 ``release`` a Get event, ``_do_put`` grants one queued request and says

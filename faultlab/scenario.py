@@ -47,7 +47,9 @@ class Costs:
     (*) One calibration: mmap + munmap of a page, with the mapper's 2 us of
     user time after each, come to about 66 us, so an unhindered mapper
     loops about 15,000 times a second -- the rate Michel Lespinasse
-    measured once mmap_sem was dropped during faults (2.6.37, d065bd810b6d).
+    measured once mmap_sem was dropped during faults (the V2 cover letter of
+    the 2.6.37 series, <1286265215-9025-1-git-send-email-walken@google.com>;
+    commit d065bd810b6d).
     The rate *with* the convoy is then the model's prediction, not an input.
     """
 

@@ -6,6 +6,9 @@ tables, and up_write. The time between is the syscall's CPU cost.
 posix_fadvise(FADV_DONTNEED) (mm/fadvise.c) never touches mmap_sem: it
 calls invalidate_mapping_pages on the file (mm/truncate.c).
 
+Simplification: munmap holds mmap_sem for write for its whole cost under
+every policy; since about Linux 4.20 it downgrades to read for the zap.
+
 Under per-VMA locking (Linux 6.4+) a writer also write-locks each VMA it
 changes (vma_start_write, which waits for that VMA's readers), and
 mmap_write_unlock bumps mm_lock_seq, unlocking all of them at once.

@@ -17,6 +17,7 @@ class Policy:
     summary = ""         # one line for tables and the CLI
     injects_bugs = False  # True only for a variant that is broken on purpose
     tried_skips_hit = False  # a rerun's cache hit is not counted as a read-ahead hit (TRIED, 3.7+)
+    major_on_locked_page = True  # finding the page under another read counts as major (until 2.6.37)
 
     def do_page_fault(self, k, task, address):
         """The arch entry; per-VMA locking overrides it."""
@@ -34,9 +35,13 @@ class Policy:
     def before_retry(self, k, f):
         """What the arch code changes before ``goto retry``."""
 
-    def cache_miss(self, k, f, pgoff):
-        """Read-around on a cache miss: submitted under mmap_sem (2.6.18 .. 5.0)."""
-        yield from fault.do_page_cache_readahead(k, f, pgoff)
+    def cache_miss(self, k, f, pgoff, readaround):
+        """Submit the read of a missing page, with its read-around window or
+        alone (no_cached_page): under mmap_sem (2.6.18 .. 5.0)."""
+        if readaround:
+            yield from fault.do_page_cache_readahead(k, f, pgoff)
+        else:
+            yield from fault.page_cache_read(k, f, pgoff)
 
     def page_not_uptodate(self, k, f, page):
         """The page is in the cache but its read is in flight. Return the page

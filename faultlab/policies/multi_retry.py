@@ -11,11 +11,16 @@ under the lock -- Google's 2006 fallback again.
 Josef Bacik, v5.1 (6b4c9f446981): filemap_fault also drops mmap_sem
 *before* submitting read-around (do_sync_mmap_readahead with
 maybe_unlock_mmap_for_io), not just while waiting for the page
-(lock_page_maybe_drop_mmap). Having dropped it, the fault always ends in
-RETRY, whatever it finds.
+(lock_page_maybe_drop_mmap), and before ->readpage of a single page.
+Having dropped it, the fault always ends in RETRY, whatever it finds.
+
+Simplifications: read-around follows 2.6.18's heuristics (mmap_miss
+against mmap_hit, no asynchronous PG_readahead hits); the drop happens
+only for a page whose read is in flight (the kernel drops for any locked
+page); munmap holds mmap_sem for write throughout (since about 4.20 it
+downgrades to read for the zap).
 """
-from ..fault import (NOPAGE_RETRY, do_page_cache_readahead, drop_mmap_sem,
-                     lock_page_and_check, sleep_on_page)
+from ..fault import NOPAGE_RETRY, drop_mmap_sem, lock_page_and_check, sleep_on_page
 from ..pagecache import page_cache_release, unlock_page
 from . import register
 from .base import Policy
@@ -36,6 +41,7 @@ class MultiRetry(Policy):
     source = "4064b9827063; 6b4c9f446981 (mm/filemap.c maybe_unlock_mmap_for_io)"
     summary = "retry without limit, but only the first attempt drops mmap_sem"
     tried_skips_hit = True
+    major_on_locked_page = False
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)
@@ -46,10 +52,10 @@ class MultiRetry(Policy):
     def before_retry(self, k, f):
         f.args.flags |= FAULT_FLAG_TRIED
 
-    def cache_miss(self, k, f, pgoff):
+    def cache_miss(self, k, f, pgoff, readaround):
         if allow_retry_first(f) and f.locked:
             drop_mmap_sem(k, f)                    # maybe_unlock_mmap_for_io (5.1)
-        yield from do_page_cache_readahead(k, f, pgoff)
+        yield from super().cache_miss(k, f, pgoff, readaround)
 
     def page_not_uptodate(self, k, f, page):
         if not allow_retry_first(f):

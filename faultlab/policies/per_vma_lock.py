@@ -1,4 +1,4 @@
-"""per_vma_lock: Linux 6.7 -- file read faults under a per-VMA lock.
+"""per_vma_lock: Linux 6.8 -- file read faults under a per-VMA lock.
 
 Suren Baghdasaryan's per-VMA locks (6.4, anonymous VMAs; cover letter
 <20230227173632.3292573-1-surenb@google.com>), extended to file-backed
@@ -9,8 +9,10 @@ write-locked in the current mmap write cycle (vm_lock_seq ==
 mm_lock_seq); mmap_write_unlock bumps mm_lock_seq, which unlocks every
 VMA at once. A fault that must wait for I/O drops the VMA lock
 (release_fault_lock), waits, and returns RETRY; the arch code then falls
-back to the mmap_lock path (``lock_mmap:``), with FAULT_FLAG_TRIED set if
-the attempt was major, so that pass keeps mmap_lock.
+back to the mmap_lock path (``lock_mmap:``). In 6.7 as released that pass
+was still a first attempt and could drop mmap_lock again; 46e714c729c8
+(6.8, and 6.7.y) sets FAULT_FLAG_TRIED when the attempt was major, so that
+pass keeps mmap_lock. The model follows 6.8.
 
 A writer changing some *other* VMA (the mapper's mmap/munmap) takes
 mmap_lock for write but never meets these faults: that is the point.
@@ -40,8 +42,8 @@ def lock_vma_under_rcu(k, f):
 @register
 class PerVmaLock(MultiRetry):
     name = "per_vma_lock"
-    kernel = "6.7"
-    source = "<20230227173632.3292573-1-surenb@google.com>; 12214eba1992"
+    kernel = "6.8"
+    source = "<20230227173632.3292573-1-surenb@google.com>; 12214eba1992; 46e714c729c8"
     summary = "fault under the VMA's own lock; fall back to mmap_lock on retry"
 
     def do_page_fault(self, k, task, address):
