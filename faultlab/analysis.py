@@ -85,7 +85,7 @@ def seqcount_sweep(mapper_think_us=(100000.0, 10000.0, 1000.0, 100.0, 10.0, 2.0)
 
 # -- the history, one workload at a time -------------------------------------------------
 
-def history_table(policies=HISTORY, seed=0, two_thread_ms=1000.0, app_ms=500.0):
+def history_table(policies=HISTORY, seed=0, two_thread_ms=2000.0, app_ms=500.0):
     """Each design on the same workloads: the convoy (two_thread), the livelock
     (fadvise_dos with a fast evictor), and a threaded application."""
     rows = []
@@ -114,7 +114,7 @@ def history_table(policies=HISTORY, seed=0, two_thread_ms=1000.0, app_ms=500.0):
 PUBLISHED_TWO_THREAD = {"sync": 55.0, "vm_fault_retry": 15000.0}
 
 
-def published_comparison(seed=0, until_ms=10000.0):
+def published_comparison(seed=0, until_ms=2000.0):
     """two_thread's mapper rate beside Lespinasse's, with the ratio model/published.
 
     The 'after' row is a calibration check (the mapper's syscall costs were
