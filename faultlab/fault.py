@@ -8,7 +8,7 @@
               find_get_page, read-around, page_cache_read, page_not_uptodate
 
 Every function is a SimPy generator: a blocking step is a visible
-``yield``, CPU work is ``yield cpu(k, us)``, ``goto retry`` is a loop, and
+``yield``, CPU work is ``yield k.cpu(us)``, ``goto retry`` is a loop, and
 ``current`` is the explicit ``f.task``. mmap_sem is locked and unlocked
 by hand (``down_read``/``up_read``): on a retry the callee may already
 have dropped it, so a ``with`` block would release it twice.
@@ -80,10 +80,6 @@ class Fault:
         self.vma_locked = None      # the VMA whose per-VMA lock this fault holds (per_vma_lock)
 
 
-def cpu(k, us):
-    return k.env.timeout(us)
-
-
 def new_fault(k, task, address, gup=False):
     rec = FaultRecord(task.name, address, k.env.now, via="gup" if gup else "fault")
     k.rec.faults.append(rec)
@@ -104,7 +100,7 @@ def do_page_fault(k, task, address):
     and on RETRY go back to find_vma; drop mmap_sem at the end."""
     f = new_fault(k, task, address)
     k.policy.fault_begin(k, f)
-    yield cpu(k, k.costs.fault_entry_us)
+    yield k.cpu(k.costs.fault_entry_us)
     yield from down_read(k.mm, task)
     f.locked = True
     ret = yield from fault_passes(k, f)
@@ -121,7 +117,7 @@ def fault_passes(k, f):
         # find_vma, the walk and filemap_nopage's first find_get_page, charged
         # at once (mmap_sem is held, so no writer can change what they see)
         c = k.costs
-        yield cpu(k, c.find_vma_us + c.walk_us + c.find_get_page_us)
+        yield k.cpu(c.find_vma_us + c.walk_us + c.find_get_page_us)
         vma = k.mm.find_vma(f.address)
         if vma is None or vma.start > f.address:
             return Outcome.SIGSEGV                      # bad_area
@@ -147,7 +143,7 @@ def finish_fault(k, f, ret):
     if outcome is None:
         raise ModelBug(f"do_page_fault: handle_mm_fault returned {ret!r} (BUG())")
     f.rec.major = f.rec.major or outcome is Outcome.MAJOR
-    yield cpu(k, k.costs.fault_exit_us)
+    yield k.cpu(k.costs.fault_exit_us)
     end_fault(k, f, outcome)
     return outcome
 
@@ -156,8 +152,9 @@ def finish_fault(k, f, ret):
 
 def handle_mm_fault(k, f, vma):
     """__handle_mm_fault: the page-table walk (charged with find_vma above), then
-    handle_pte_fault. No OOM in the model."""
-    return (yield from handle_pte_fault(k, f, vma))
+    handle_pte_fault. No OOM in the model. (Like the kernel's inline wrapper it
+    adds no frame: it hands back handle_pte_fault's generator.)"""
+    return handle_pte_fault(k, f, vma)
 
 
 def handle_pte_fault(k, f, vma):
@@ -176,7 +173,7 @@ def do_no_page(k, f, vma):
         return VM.SIGBUS
     if new_page is NOPAGE_RETRY:
         return VM.RETRY
-    yield cpu(k, k.costs.map_us)
+    yield k.cpu(k.costs.map_us)
     if f.address in k.mm.ptes:                       # "One of our sibling threads was faster, back out."
         page_cache_release(new_page)
         return VM.MAJOR if f.rec.major else VM.MINOR
@@ -209,7 +206,7 @@ def filemap_nopage(k, f, vma):
     did_readaround = False                           # a local, as in 2.6.18: a rerun starts afresh
     while True:                                      # retry_all: / retry_find:
         if not first:                                # (the first lookup was charged by the caller)
-            yield cpu(k, k.costs.find_get_page_us)
+            yield k.cpu(k.costs.find_get_page_us)
         first = False
         page = cache.find_get_page(pgoff)
         if page is None:
@@ -247,7 +244,7 @@ def do_page_cache_readahead(k, f, pgoff):
     start = pgoff - n // 2 if pgoff > n // 2 else 0
     end = min(start + n, k.scenario.file_pages)
     new = [k.cache.add_to_page_cache(i) for i in range(start, end) if k.cache.lookup(i) is None]
-    yield cpu(k, k.costs.ra_submit_us + k.costs.ra_page_us * len(new))
+    yield k.cpu(k.costs.ra_submit_us + k.costs.ra_page_us * len(new))
     if new:
         k.disk.submit(f.task.name, new)
 
@@ -256,7 +253,7 @@ def page_cache_read(k, f, pgoff):
     """no_cached_page: read just this page (add locked, ->readpage)."""
     if k.cache.lookup(pgoff) is None:
         page = k.cache.add_to_page_cache(pgoff)
-        yield cpu(k, k.costs.ra_submit_us + k.costs.ra_page_us)
+        yield k.cpu(k.costs.ra_submit_us + k.costs.ra_page_us)
         k.disk.submit(f.task.name, [page])
     return None
 
@@ -275,7 +272,7 @@ def sleep_on_page(k, f, page, take_lock: bool):
     else:
         slept = yield from wait_on_page_locked(k.env, page)
     if slept:
-        yield cpu(k, k.costs.wakeup_us)
+        yield k.cpu(k.costs.wakeup_us)
     f.task.io_since = None
     if held:
         k.mm.held_across_io_us += k.env.now - t0
@@ -340,7 +337,7 @@ def get_user_pages(k, task, address, caller_holds=True):
         end_fault(k, f, Outcome.MINOR)
         return page
     f.rec.attempts = 1
-    yield cpu(k, k.costs.walk_us + k.costs.find_get_page_us)
+    yield k.cpu(k.costs.walk_us + k.costs.find_get_page_us)
     vma = k.mm.find_vma(address)
     if vma is None or vma.start > address:
         end_fault(k, f, Outcome.SIGSEGV)

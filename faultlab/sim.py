@@ -33,6 +33,7 @@ class Kernel:
     def __init__(self, scenario):
         self.scenario = scenario
         self.env = env = simpy.Environment()
+        self.cpu = env.timeout               # ``yield k.cpu(us)``: spend us of CPU time
         self.rec = Recorder(env=env)
         self.costs = scenario.costs
         self.policy = get_policy(scenario.policy)

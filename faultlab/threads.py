@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .fault import cpu, get_user_pages
+from .fault import get_user_pages
 from .mm import DRIVER_BASE, FILE_BASE, down_read, holds, up_read
 from .pagecache import droppable
 from .scenario import Evictor, Locker, Mapper, Reader, Script
@@ -63,7 +63,7 @@ def touch(k, task, page, via="fault"):
 def access_process_vm(k, task, address):
     """mem_read (fs/proc/base.c) -> access_process_vm (mm/memory.c, 2.6.18):
     down_read, get_user_pages, up_read; mmap_sem held across any I/O."""
-    yield cpu(k, k.costs.syscall_entry_us)
+    yield k.cpu(k.costs.syscall_entry_us)
     yield from down_read(k.mm, task)
     yield from get_user_pages(k, task, address)
     if holds(k.mm, task):

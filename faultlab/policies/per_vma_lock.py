@@ -17,7 +17,7 @@ pass keeps mmap_lock. The model follows 6.8.
 A writer changing some *other* VMA (the mapper's mmap/munmap) takes
 mmap_lock for write but never meets these faults: that is the point.
 """
-from ..fault import cpu, fault_passes, finish_fault, handle_mm_fault, new_fault, vma_end_read
+from ..fault import fault_passes, finish_fault, handle_mm_fault, new_fault, vma_end_read
 from ..fault import VM
 from ..mm import down_read
 from . import register
@@ -49,13 +49,13 @@ class PerVmaLock(MultiRetry):
     def do_page_fault(self, k, task, address):
         f = new_fault(k, task, address)
         self.fault_begin(k, f)
-        yield cpu(k, k.costs.fault_entry_us)
+        yield k.cpu(k.costs.fault_entry_us)
         vma = lock_vma_under_rcu(k, f)
         if vma is not None:
             f.rec.attempts = 1
             f.vma = vma
             f.locked = True
-            yield cpu(k, k.costs.walk_us + k.costs.find_get_page_us)
+            yield k.cpu(k.costs.walk_us + k.costs.find_get_page_us)
             ret = yield from handle_mm_fault(k, f, vma)
             if ret is not VM.RETRY:
                 vma_end_read(k, f)
