@@ -204,7 +204,7 @@ class ConvoyExplorer(Explorer):
     preset = "two_thread"
     title = "The convoy: one reader, one mapper"
     intro = ("Thread <i>reader</i> faults random pages of a big file; thread <i>mapper</i> loops "
-             "mmap/munmap, a writer of mmap_sem. Look for the hatched red: mmap_sem held across a disk read.")
+             "mmap/munmap, a writer of mmap_sem. Look for the bars of 'holding mmap_sem across I/O': a disk read under the lock.")
     rows = (("reader faults completed", "faults.completed"),
             ("fault latency p50 (ms)", "faults.latency_ms.p50"),
             ("mapper ops/s", "threads.mapper.ops_per_s"),
