@@ -7,8 +7,8 @@ matplotlib: SVG ids are salted with a fixed string, and neither file
 records a date or the software that wrote it. All style settings are made
 inside ``matplotlib.rc_context``, so nothing global changes.
 
-``FIGURES`` lists them: file name, the notebook it belongs to, a one-line
-and a one-line caption. ``make_figures`` also writes ``README.md`` (captions, notebooks, and the
+``FIGURES`` lists them: file name, the notebook it belongs to and a
+one-line caption. ``make_figures`` also writes ``README.md`` (captions, notebooks, and the
 matplotlib version the files were made with).
 """
 from __future__ import annotations
@@ -73,7 +73,7 @@ def seqcount_series(data):
                 {"revalidated in place": list(data["revalidated"]),
                  "full retries": list(data["full_retries"])})
     rows = sorted(data, key=lambda row: row["writer_ops_per_s"])
-    return ([row["writer_ops_per_s"] for row in rows], "mmap writes per second (mapper)",
+    return ([row["writer_ops_per_s"] for row in rows], "mapper loops per second (mmap + munmap)",
             {"revalidated in place": [row["revalidated"] for row in rows],
              "full retries": [row["full_retries"] for row in rows]})
 
@@ -86,13 +86,18 @@ def seqcount_sweep():
                        title="The sequence counter pays off only while writers are rare")
 
 
-def history_bars():
-    rows = analysis.history_table()
+def history_bars(rows=None, ax=None):
+    """two_thread's mapper rate per design, with Lespinasse's published rates.
+
+    ``rows`` is ``analysis.history_table()``'s answer (computed here if not
+    given), so a notebook can draw this figure from the table it printed."""
+    rows = analysis.history_table() if rows is None else rows
     summaries = {row["policy"]: row for row in rows}
-    fig = plots.bars(summaries, "mapper_ops_per_s", log=True, xlabel="mapper: mmap + munmap per second",
+    fig = plots.bars(summaries, "mapper_ops_per_s", ax=ax, log=True,
+                     xlabel="mapper: mmap + munmap per second",
                      title="two_thread: the writer's rate, design by design")
     published = analysis.PUBLISHED_TWO_THREAD
-    ax = fig.axes[0]
+    ax = ax if ax is not None else fig.axes[0]
     names = list(summaries)
     ys = [len(names) - 1 - names.index(p) for p in published if p in names]
     xs = [published[p] for p in published if p in names]
@@ -103,9 +108,18 @@ def history_bars():
     return fig
 
 
-def latency_cdf():
-    results = {p: run(threaded_app(policy=p, until_ms=500.0)) for p in HISTORY_POLICIES}
-    return plots.latency_cdf(results, title="threaded_app (8 readers + mapper): how long faults take")
+LATENCY_CDF_MS = 500.0     # threaded_app's run length here, as in analysis.history_table's "app" column
+
+
+def latency_cdf_runs():
+    """threaded_app (its defaults: 8 readers + the mapper, seed 0) for 500 ms under each design."""
+    return {p: run(threaded_app(policy=p, until_ms=LATENCY_CDF_MS)) for p in HISTORY_POLICIES}
+
+
+def latency_cdf(results=None, ax=None):
+    """Every fault's latency as a CDF, one line per design (``latency_cdf_runs()`` if not given)."""
+    results = latency_cdf_runs() if results is None else results
+    return plots.latency_cdf(results, ax=ax, title="threaded_app (8 readers + mapper): how long faults take")
 
 
 @dataclass(frozen=True)
@@ -124,8 +138,8 @@ FIGURES = {f.name: f for f in (
                "The same run and window under Google's NOPAGE_RETRY patch: the reader drops mmap_sem "
                "while it waits, retries once (triangles), and the mapper keeps going.", retry_timeline),
     FigureSpec("livelock_map", "03_livelock",
-               "fadvise_dos with retry_unlimited: eviction period x wake-up latency; red cells never "
-               "finished, the line is the analytical retry window.", livelock_map),
+               "fadvise_dos with retry_unlimited: eviction period x wake-up latency; 'unfinished (livelock)' "
+               "cells never finished, the line is the analytical retry window.", livelock_map),
     FigureSpec("seqcount_sweep", "05_seqcount",
                "threaded_app under seqcount as the mapper gets busier: faults revalidated in place "
                "against faults sent round a full retry.", seqcount_sweep),
@@ -133,8 +147,10 @@ FIGURES = {f.name: f for f in (
                "two_thread's mapper rate (log scale) for each design from 2.6.18 to per-VMA locks, "
                "with Lespinasse's published measurements.", history_bars),
     FigureSpec("latency_cdf", "06_what_linux_did",
-               "threaded_app: CDF of fault latency (log scale) for each design; sync's minor faults "
-               "wait behind the convoy.", latency_cdf),
+               "threaded_app (8 readers + mapper, 500 ms): CDF of fault latency (log scale) for each "
+               "design; sync's minor faults wait behind the convoy, under per_vma_lock they take no "
+               "mmap_sem.",
+               latency_cdf),
 )}
 
 

@@ -25,7 +25,8 @@ What is modelled
   starting when the measured slow access started:
   ``path="fault"`` -> ``via="fault"`` under policy ``per_vma_lock`` (the
   fault runs under the VMA's own lock, drops it to wait for the read and
-  retries under mmap_lock, Linux 6.7); ``path="procmem"`` -> ``via="gup"``
+  retries under mmap_lock with FAULT_FLAG_TRIED set, as Linux 6.8 does
+  (46e714c729c8)); ``path="procmem"`` -> ``via="gup"``
   (the /proc/self/mem read: get_user_pages with mmap_lock held for reading
   across the I/O, no retry allowed).
 - The writer: ``Mapper`` with ``Costs.mmap_us`` / ``Costs.munmap_us`` set
