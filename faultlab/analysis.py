@@ -6,7 +6,6 @@ draw and print it.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from .sim import run
@@ -127,7 +126,3 @@ def published_comparison(seed=0, until_ms=2000.0):
                      "ratio": round(model / published, 3),
                      "reader_per_s": s["threads"]["reader"]["ops_per_s"]})
     return rows
-
-
-def with_rwsem(scenario, rules):
-    return dataclasses.replace(scenario, rwsem=rules)

@@ -25,9 +25,10 @@ What differs between the designs of the story lives in the policy
 * ``before_retry``       what the arch code changes before ``goto retry``;
 * ``do_page_fault``      a policy may take a different lock first (per-VMA).
 
-Simplification: one file, one VMA kind with ->nopage (the file), anonymous
-VMAs (never faulted here) and a driver VMA whose ->nopage pins a file page
-with get_user_pages (to show what a task-wide flag leaks into).
+Simplifications: read faults only (no write, COW or ->page_mkwrite path);
+no OOM; one file, one VMA kind with ->nopage (the file), anonymous VMAs
+(never faulted here) and a driver VMA whose ->nopage pins a file page with
+get_user_pages (to show what a task-wide flag leaks into).
 """
 from __future__ import annotations
 
@@ -64,13 +65,11 @@ class Fault:
     ``args`` is where a policy keeps per-fault state of its own (the
     pagefault_args / vm_fault of the later designs)."""
 
-    __slots__ = ("task", "address", "write", "rec", "vma", "locked", "args",
-                 "gup", "dropped", "vma_locked")
+    __slots__ = ("task", "address", "rec", "vma", "locked", "args", "gup", "dropped", "vma_locked")
 
-    def __init__(self, task, address, rec, gup=False, write=False):
+    def __init__(self, task, address, rec, gup=False):
         self.task = task
         self.address = address
-        self.write = write
         self.rec = rec
         self.vma = None
         self.locked = False

@@ -7,8 +7,7 @@ numbers, the same for the same scenario and seed, ready for JSON.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .trace import Outcome, format_event
 
@@ -41,7 +40,6 @@ class Result:
     max_queue: int
     redone_walks: int
     disk_requests: int
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_kernel(cls, k, until):
@@ -102,7 +100,3 @@ class Result:
         """The trace as text lines, one event per line (optionally one task's)."""
         evs = [e for e in self.events if task is None or e[1] == task]
         return [format_event(e) for e in evs[:limit]]
-
-    def fault_table(self):
-        """Fault records as plain dicts (for tables)."""
-        return [dataclasses.asdict(f) | {"outcome": f.outcome.value} for f in self.faults]
