@@ -89,7 +89,13 @@ def new_fault(k, task, address, gup=False):
 def end_fault(k, f, outcome):
     f.rec.end_us = k.env.now
     f.rec.outcome = outcome
-    k.rec.emit(f.task.name, "fault_end", outcome=outcome.value, attempts=f.rec.attempts)
+    k.rec.emit(f.task.name, "fault_end", outcome=_NAME[outcome], attempts=f.rec.attempts)
+
+
+_NAME = {o: o.value for o in Outcome}
+# the arch code's switch on handle_mm_fault's answer (bad_area gives SIGSEGV before it)
+_ARCH_OUTCOME = {VM.MINOR: Outcome.MINOR, VM.MAJOR: Outcome.MAJOR, VM.SIGBUS: Outcome.SIGBUS,
+                 Outcome.SIGSEGV: Outcome.SIGSEGV}
 
 
 # -- arch/i386/mm/fault.c -------------------------------------------------------
@@ -115,8 +121,7 @@ def fault_passes(k, f):
             k.redone_walks += 1
         # find_vma, the walk and filemap_nopage's first find_get_page, charged
         # at once (mmap_sem is held, so no writer can change what they see)
-        c = k.costs
-        yield k.cpu(c.find_vma_us + c.walk_us + c.find_get_page_us)
+        yield k.cpu(k.pass_us)
         vma = k.mm.find_vma(f.address)
         if vma is None or vma.start > f.address:
             return Outcome.SIGSEGV                      # bad_area
@@ -137,8 +142,7 @@ def finish_fault(k, f, ret):
         up_read(k.mm, f.task)
         f.locked = False
     k.policy.fault_end(k, f)
-    outcome = {VM.MINOR: Outcome.MINOR, VM.MAJOR: Outcome.MAJOR, VM.SIGBUS: Outcome.SIGBUS,
-               Outcome.SIGSEGV: Outcome.SIGSEGV}.get(ret)
+    outcome = _ARCH_OUTCOME.get(ret)
     if outcome is None:
         raise ModelBug(f"do_page_fault: handle_mm_fault returned {ret!r} (BUG())")
     f.rec.major = f.rec.major or outcome is Outcome.MAJOR
@@ -157,9 +161,16 @@ def handle_mm_fault(k, f, vma):
 
 
 def handle_pte_fault(k, f, vma):
+    """The pte is not present: ->nopage for a file VMA. (Returns the generator
+    to run, like handle_mm_fault.)"""
     if f.address in k.mm.ptes:
-        return VM.MINOR                    # a sibling thread mapped it first: nothing to do
-    return (yield from do_no_page(k, f, vma))
+        return _answer(VM.MINOR)           # a sibling thread mapped it first: nothing to do
+    return do_no_page(k, f, vma)
+
+
+def _answer(ret):
+    return ret
+    yield                                  # (a generator that returns at once)
 
 
 def do_no_page(k, f, vma):

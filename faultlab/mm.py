@@ -109,31 +109,36 @@ class MM:
 
 # -- the traced lock operations ------------------------------------------------
 
-def down_read(mm: MM, task, lock: str = "mmap_sem"):
+def down_read(mm: MM, task):
+    """down_read_trylock, else down_read: queue and sleep. Returns what to
+    ``yield from`` (nothing at all when the trylock succeeds)."""
     return _down(mm, task, False)
 
 
 def down_write(mm: MM, task):
-    got = yield from _down(mm, task, True)
-    mm.seq += 1                  # Morton's counter: bumped wherever down_write is done
-    return got
+    """The same for writing; Morton's counter is bumped wherever it is taken."""
+    return _down(mm, task, True)
 
 
 def _down(mm: MM, task, write: bool):
-    """down_read_trylock, else down_read (or the write side): queue and sleep;
-    a task that slept pays the wake-up latency before it runs."""
     rec = mm.rec
     rec.emit(task.name, "start_locking", write=write)
     if mm.mmap_sem.trylock(task.name, write):
+        mm.seq += write
         rec.emit(task.name, "acquire_returned", write=write)
-        return False
+        return ()
+    return _sleep(mm, task, write)
+
+
+def _sleep(mm: MM, task, write: bool):
+    """Queue on mmap_sem; a task that slept pays the wake-up latency before it runs."""
     req = mm.mmap_sem.request(task.name, write)
     if not req.triggered:
         yield req
     if req.waited and not req.running:
         yield mm.env.timeout(mm.wakeup_us)
-    rec.emit(task.name, "acquire_returned", write=write)
-    return req.waited
+    mm.seq += write
+    mm.rec.emit(task.name, "acquire_returned", write=write)
 
 
 def up_read(mm: MM, task):

@@ -7,6 +7,7 @@ disk, the policy, the recorder), starts one process per thread, runs to
 """
 from __future__ import annotations
 
+import gc
 import random
 
 import simpy
@@ -35,7 +36,8 @@ class Kernel:
         self.env = env = simpy.Environment()
         self.cpu = env.timeout               # ``yield k.cpu(us)``: spend us of CPU time
         self.rec = Recorder(env=env)
-        self.costs = scenario.costs
+        self.costs = c = scenario.costs
+        self.pass_us = c.find_vma_us + c.walk_us + c.find_get_page_us   # one pass up to the page lookup
         self.policy = get_policy(scenario.policy)
         self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)
         self.cache = PageCache(env)
@@ -88,7 +90,16 @@ def run(scenario) -> Result:
     for task in k.tasks:
         start(k, task)
     until = scenario.until_ms * 1000.0
-    k.env.run(until=until)
+    # The record holds hundreds of thousands of small tuples; the cyclic
+    # garbage collector would walk all of them again and again while they
+    # pile up. Nothing the run makes needs it before the run ends.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        k.env.run(until=until)
+    finally:
+        if collecting:
+            gc.enable()
     check_end(k, until)
     return Result.from_kernel(k, until)
 
