@@ -120,12 +120,15 @@ def down_write(mm: MM, task):
     return _down(mm, task, True)
 
 
+_SIDE = {False: (("write", False),), True: (("write", True),)}   # the lock events' details
+
+
 def _down(mm: MM, task, write: bool):
     rec = mm.rec
-    rec.emit(task.name, "start_locking", write=write)
+    rec.add(task.name, "start_locking", _SIDE[write])
     if mm.mmap_sem.trylock(task.name, write):
         mm.seq += write
-        rec.emit(task.name, "acquire_returned", write=write)
+        rec.add(task.name, "acquire_returned", _SIDE[write])
         return ()
     return _sleep(mm, task, write)
 
@@ -138,18 +141,18 @@ def _sleep(mm: MM, task, write: bool):
     if req.waited and not req.running:
         yield mm.env.timeout(mm.wakeup_us)
     mm.seq += write
-    mm.rec.emit(task.name, "acquire_returned", write=write)
+    mm.rec.add(task.name, "acquire_returned", _SIDE[write])
 
 
 def up_read(mm: MM, task):
-    mm.rec.emit(task.name, "released", write=False)
+    mm.rec.add(task.name, "released", _SIDE[False])
     mm.mmap_sem.unlock(task.name)
 
 
 def up_write(mm: MM, task):
     if mm.mmap_sem.holders.get(task.name) is not True:
         raise ModelBug(f"up_write by {task.name}, which does not hold mmap_sem for write")
-    mm.rec.emit(task.name, "released", write=True)
+    mm.rec.add(task.name, "released", _SIDE[True])
     mm.mmap_sem.unlock(task.name)
 
 

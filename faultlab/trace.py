@@ -79,6 +79,11 @@ class Recorder:
     def emit(self, task: str, event: str, **details) -> None:
         self.events.append((self.env._now, task, event, tuple(details.items())))
 
+    def add(self, task: str, event: str, details: tuple) -> None:
+        """``emit`` with the details already a tuple of pairs (the lock events,
+        many per fault, pass shared constants)."""
+        self.events.append((self.env._now, task, event, details))
+
     def bug(self, task: str, what: str) -> None:
         """A kernel bug the policy walked into on purpose (for teaching)."""
         self.kernel_bugs.append({"t_us": self.env._now, "task": task, "bug": what})
