@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[test,lab]'
 	touch $@
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: venv
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(LAB_ROOT) notebooks/00_start_here.ipynb
 
 # One pytest run (notebooks + unit, project and browser tests), so the
 # summary is a single "N passed" line.  tests/ always holds tests, so
