@@ -337,6 +337,26 @@ def test_notebook_in_jupyterlab(notebook, lab_server, page, screenshot_dir):
             problems = problems_on_page(page)
             if problems:
                 fail(f"problems after using the explorer in cell {cell}:\n" + "\n".join(problems))
+
+        # 5. Exercises: pressing the first "Show answer" computes the answer and shows it.
+        if "Reveal(" in source:
+            button = page.locator("button.jupyter-button", has_text="Show answer").first
+            if not button.count():
+                fail("the notebook has exercises but no 'Show answer' button rendered")
+            box = button.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
+            before = box.inner_text()
+            button.scroll_into_view_if_needed(timeout=deadline.ms(30))
+            button.click(timeout=deadline.ms(30))
+            poll(deadline, "waiting for an exercise's answer",
+                 lambda: box.locator("pre").count() > 0 and box.inner_text() != before
+                 and button.is_disabled())
+            answer = box.locator("pre").first.inner_text()
+            if not answer.strip() or answer.startswith("Could not compute"):
+                fail(f"the first exercise's answer is empty or failed: {answer[:200]!r}")
+            print(f"{name}: first exercise answered ({len(answer)} characters)")
+            problems = problems_on_page(page)
+            if problems:
+                fail("problems after showing an answer:\n" + "\n".join(problems))
     finally:
         try:
             screenshot(page, screenshot_dir / f"{notebook.stem}.png")
