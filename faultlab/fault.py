@@ -65,7 +65,7 @@ class Fault:
     ``args`` is where a policy keeps per-fault state of its own (the
     pagefault_args / vm_fault of the later designs)."""
 
-    __slots__ = ("task", "address", "rec", "vma", "locked", "args", "gup", "dropped", "vma_locked")
+    __slots__ = ("task", "address", "rec", "vma", "locked", "args", "gup", "vma_locked")
 
     def __init__(self, task, address, rec, gup=False):
         self.task = task
@@ -75,7 +75,6 @@ class Fault:
         self.locked = False
         self.args = None
         self.gup = gup              # called from get_user_pages: the caller holds mmap_sem
-        self.dropped = False        # the fault let its lock go at some point
         self.vma_locked = None      # the VMA whose per-VMA lock this fault holds (per_vma_lock)
 
 
@@ -273,19 +272,13 @@ def sleep_on_page(k, f, page, take_lock: bool):
     wait_on_page_locked. Records the wait and whether mmap_sem was held across it."""
     if take_lock and trylock_page(page) or not take_lock and not page.locked:
         return
-    held = holds(k.mm, f.task)
-    t0 = k.env.now
-    f.task.io_since = (t0, held)
-    k.rec.emit(f.task.name, "io_wait_start", page=page.index, mmap_sem=held)
+    k.rec.emit(f.task.name, "io_wait_start", page=page.index, mmap_sem=holds(k.mm, f.task))
     if take_lock:
         slept = yield from lock_page(k.env, page)
     else:
         slept = yield from wait_on_page_locked(k.env, page)
     if slept:
         yield k.cpu(k.costs.wakeup_us)
-    f.task.io_since = None
-    if held:
-        k.mm.held_across_io_us += k.env.now - t0
     k.rec.emit(f.task.name, "io_wait_end", page=page.index)
 
 
@@ -319,7 +312,6 @@ def drop_mmap_sem(k, f):
     else:
         up_read(k.mm, f.task)
     f.locked = False
-    f.dropped = True
 
 
 def retake_mmap_sem(k, f):

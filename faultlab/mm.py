@@ -65,7 +65,6 @@ class MM:
         self.file_pages = file_pages
         self._ids = itertools.count(1)
         self._anon = itertools.count(ANON_BASE)
-        self.held_across_io_us = 0.0
 
     # -- VMAs -------------------------------------------------------------
     def insert_vma(self, start: int, end: int, kind: str, pgoff: int = 0) -> VMA:

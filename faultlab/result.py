@@ -25,6 +25,19 @@ def percentiles(values, scale=1.0) -> dict:
             "p99": round(rank(99) / scale, 3), "max": round(v[-1] / scale, 3)}
 
 
+def held_across_io_us(events, until_us) -> float:
+    """Time threads spent waiting for a page's read while holding mmap_sem, summed
+    over threads, from the record: io_wait_start with mmap_sem=True to io_wait_end
+    (or to the end of the run)."""
+    since, total = {}, 0.0
+    for t, task, event, details in events:
+        if event == "io_wait_start" and ("mmap_sem", True) in details:
+            since[task] = t
+        elif event == "io_wait_end" and task in since:
+            total += t - since.pop(task)
+    return total + sum(until_us - t for t in since.values())
+
+
 @dataclass
 class Result:
     scenario: object
@@ -36,7 +49,6 @@ class Result:
     threads: list                      # names, in the scenario's order
     ops: dict                          # thread -> operations completed
     unfinished_ops: dict               # thread -> 1 if it was mid-operation at the end
-    held_across_io_us: float
     max_queue: int
     redone_walks: int
     disk_requests: int
@@ -45,11 +57,8 @@ class Result:
     def from_kernel(cls, k, until):
         from .scenario import Evictor
         from .threads import evictor_calls
-        held = k.mm.held_across_io_us
         ops, unfinished = {}, {}
         for t in k.tasks:
-            if t.io_since is not None and t.io_since[1]:
-                held += until - t.io_since[0]
             if isinstance(t.spec, Evictor):
                 ops[t.name] = evictor_calls(t.spec, k.costs, until)
                 unfinished[t.name] = 0
@@ -59,7 +68,7 @@ class Result:
         return cls(scenario=k.scenario, until_us=until, events=k.rec.events, faults=k.rec.faults,
                    syscalls=k.rec.syscalls, kernel_bugs=k.rec.kernel_bugs,
                    threads=[t.name for t in k.tasks], ops=ops, unfinished_ops=unfinished,
-                   held_across_io_us=held, max_queue=k.mm.mmap_sem.max_queue,
+                   max_queue=k.mm.mmap_sem.max_queue,
                    redone_walks=k.redone_walks, disk_requests=k.disk.requests)
 
     # -- views -----------------------------------------------------------------
@@ -89,7 +98,7 @@ class Result:
                                "ops_per_s": round(self.ops[name] / secs, 3),
                                "unfinished": self.unfinished_ops[name]}
                         for name in self.threads},
-            "mmap_sem": {"held_across_io_ms": round(self.held_across_io_us / 1000.0, 3),
+            "mmap_sem": {"held_across_io_ms": round(held_across_io_us(self.events, self.until_us) / 1000.0, 3),
                          "max_queue": self.max_queue},
             "redone_walks": self.redone_walks,
             "disk_requests": self.disk_requests,

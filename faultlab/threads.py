@@ -20,7 +20,7 @@ from .syscalls import (sys_fadvise_dontneed, sys_mmap_anon, sys_mmap_file, sys_m
 class Task:
     """task_struct, the little of it the model needs."""
 
-    __slots__ = ("name", "spec", "flags", "rng", "anon", "ops", "in_op", "io_since", "shares_mm")
+    __slots__ = ("name", "spec", "flags", "rng", "anon", "ops", "in_op", "shares_mm")
 
     def __init__(self, spec, rng, shares_mm=True):
         self.name = spec.name
@@ -30,7 +30,6 @@ class Task:
         self.anon = []           # the anonymous VMAs this thread has mapped
         self.ops = 0             # operations completed
         self.in_op = False
-        self.io_since = None     # (t, mmap_sem held) while sleeping on a page's I/O
         self.shares_mm = shares_mm
 
 

@@ -6,6 +6,8 @@ A trace event is ``(t_us, task, event, details)`` with ``details`` a tuple of
 """
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -64,3 +66,12 @@ def run_keeping_kernel(monkeypatch):
         return kept[0], result
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close every pyplot figure a test left open (plots and explorers make them)."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")

@@ -16,12 +16,6 @@ from faultlab import plots
 from faultlab.workloads import fadvise_dos, two_thread, unmap_during_fault
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
 def sync_run():
     return faultlab.run(two_thread(policy="sync", until_ms=100.0))

@@ -16,12 +16,6 @@ from faultlab.widgets import (ConvoyExplorer, HistoryExplorer, LivelockExplorer,
 SLIDERS = (W.IntSlider, W.FloatSlider, W.FloatLogSlider)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
 def every_explorer():
     return {kind: explore(kind) for kind in widgets.EXPLORERS}
