@@ -7,11 +7,13 @@ instead of skipping.
 from __future__ import annotations
 
 import ctypes
+import errno
 import glob
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -230,6 +232,25 @@ def test_killed_helper_leaves_nothing(clean_after):
     with pytest.raises(kl.LabError, match="reader: .*(FUSE helper exited|Input/output)"):
         kl.measure(path="procmem", delay_ms=300, third_reader=True,
                    _inject="kill_helper_during_access")
+
+
+def test_cleanup_survives_enotconn_from_a_dead_helper(clean_after):
+    """close() on a file of a FUSE server that died answers ENOTCONN; the
+    cleanup must still unmount, stop the helper and remove its directories."""
+    _need_lab()
+    mount = slowfs.SlowMount(50)
+    mount.start()
+    fd = os.open(mount.file_path, os.O_RDONLY)
+    os.read(fd, 16)
+    mount.kill_helper()
+    with pytest.raises(OSError) as closing:      # the kernel's answer: no server
+        os.close(os.dup(fd))                     # every close flushes (fuse_flush)
+    assert closing.value.errno == errno.ENOTCONN
+    st = {"fd": fd, "memfd": -1, "addr": None, "anon": None, "trace": None}
+    experiment._cleanup(experiment.Plan(path="procmem", delay_ms=50), None, mount, st, [],
+                        (threading.Event(), threading.Event(), threading.Event()),
+                        sys.getswitchinterval(), failed=False)
+    assert st["fd"] == -1 and not slowfs.is_mounted(mount.mountpoint)
 
 
 @pytest.mark.parametrize("path", ["fault", "procmem"])

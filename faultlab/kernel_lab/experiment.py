@@ -305,35 +305,51 @@ def _interrupts_deferred():
 def _cleanup(plan, L, mount, st, lanes, events, old_switch, failed) -> None:
     """Undo everything, in an order that cannot fault or hang.
 
-    Raises only if the run itself succeeded but the mount could not be
-    removed (so a failure is never hidden behind a cleanup error)."""
+    Every step runs even when one before it failed: a dead FUSE helper makes
+    ``close()`` on the file answer ENOTCONN (fuse_flush finds no server), and
+    that must not skip the unmount.  Raises only if the run itself succeeded
+    but something could not be undone, so a failure of the run is never
+    hidden behind a cleanup error."""
     go, abort, stop = events
     abort.set(); stop.set(); go.set()
-    mount.release()                       # sleeping reads answer now
+    problems: list[str] = []
+
+    def step(what, fn, *args):
+        try:
+            fn(*args)
+        except Exception as e:          # noqa: BLE001 - reported below, never hidden
+            problems.append(f"{what}: {e}")
+
+    step("release the helper", mount.release)       # sleeping reads answer now
     stuck = _join_all(lanes, JOIN_TIMEOUT_S / 2)
     if stuck and plan.path == "procmem":
         # The helper does not answer.  Under /proc/self/mem a dead server
         # only makes the read fail with EIO, so stopping it is safe.
-        mount.kill_helper()
+        step("stop the helper", mount.kill_helper)
         stuck = _join_all(lanes, JOIN_TIMEOUT_S / 2)
     sys.setswitchinterval(old_switch)
     if st["trace"] is not None:
-        st["trace"].close()
+        step("tracing", st["trace"].close)
     if not stuck:
         for key in ("addr", "anon"):
             if st[key] is not None:
-                try:
-                    L.unmap(st[key], PAGE_SIZE)
-                except OSError:
-                    pass
+                step(f"munmap {key}", L.unmap, st[key], PAGE_SIZE)
         for key in ("fd", "memfd"):
             if st[key] >= 0:
-                os.close(st[key])
+                # Linux frees the descriptor even when close() reports an
+                # error (ENOTCONN from a dead server): never close it twice.
+                fd, st[key] = st[key], -1
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
     # A thread still inside an ordinary fault on the FUSE file would get
     # SIGBUS if the server went away, so then the mount is only detached.
-    mount.close(lazy_only=bool(stuck) and plan.path == "fault")
-    if mount.leftover and not failed:
-        raise LabError(f"mountpoint: {mount.leftover} is still mounted after cleanup")
+    step("unmount", mount.close, bool(stuck) and plan.path == "fault")
+    if mount.leftover:
+        problems.append(f"mountpoint: {mount.leftover} is still mounted after cleanup")
+    if problems and not failed:
+        raise LabError("cleanup: " + "; ".join(problems))
 
 
 def _inside_ops(lock_events: list, ops: list, slack_us: float = 1.0) -> list:
