@@ -10,7 +10,7 @@ designs, ``faultlab.workloads`` for ready-made scenarios.
 from . import workloads
 from .policies import POLICIES
 from .result import Result
-from .rwsem import ModelBug
+from .errors import ModelBug
 from .scenario import Costs, Disk, Evictor, Locker, Mapper, Reader, Scenario, Script
 from .sim import run
 

@@ -37,8 +37,8 @@ from enum import Enum
 from .mm import FILE_BASE, down_read, holds, up_read
 from .pagecache import (lock_page, page_cache_release, trylock_page, unlock_page,
                         wait_on_page_locked)
-from .rwsem import ModelBug
-from .trace import FaultRecord, Outcome
+from .errors import ModelBug
+from .record import FaultRecord, Outcome
 
 
 class VM(str, Enum):

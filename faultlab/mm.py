@@ -26,7 +26,8 @@ from __future__ import annotations
 import bisect
 import itertools
 
-from .rwsem import ModelBug, RWSem
+from .errors import ModelBug
+from .rwsem import RWSem
 
 FILE_BASE = 0x10000        # virtual page where the shared file is mapped
 DRIVER_BASE = 0x40000000  # virtual page of the driver mappings (fault.driver_nopage), above any file

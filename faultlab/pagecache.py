@@ -19,7 +19,7 @@ test the bit; the model picks the FIFO winner.
 """
 from __future__ import annotations
 
-from .rwsem import ModelBug
+from .errors import ModelBug
 
 
 class Page:

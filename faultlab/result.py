@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .trace import Outcome, format_event
+from .record import Outcome, format_event
 
 
 def percentiles(values, scale=1.0) -> dict:

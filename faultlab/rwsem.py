@@ -50,12 +50,10 @@ from __future__ import annotations
 
 from simpy.resources.base import BaseResource, Get, Put
 
+from .errors import ModelBug
+
 MAX_READERS_WAKEUP = 256          # kernel/locking/rwsem.c
 RWSEM_WAIT_TIMEOUT_US = 4000.0    # DIV_ROUND_UP(HZ, 250) jiffies, about 4 ms
-
-
-class ModelBug(AssertionError):
-    """An invariant of the model broke: a bug in faultlab, never a result."""
 
 
 class Request(Put):

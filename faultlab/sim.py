@@ -17,10 +17,10 @@ from .mm import DRIVER_BASE, FILE_BASE, MM
 from .pagecache import PageCache
 from .policies import get_policy
 from .result import Result
-from .rwsem import ModelBug
+from .errors import ModelBug
 from .scenario import Evictor, Script
 from .threads import Task, start
-from .trace import Outcome, Recorder
+from .record import Outcome, Recorder
 
 
 def stream(seed: int, name: str) -> random.Random:

@@ -16,7 +16,7 @@ mmap_write_unlock bumps mm_lock_seq, unlocking all of them at once.
 from __future__ import annotations
 
 from .mm import FILE_BASE, down_read, down_write, up_read, up_write
-from .trace import SyscallRecord
+from .record import SyscallRecord
 
 
 def _syscall(k, task, kind, cost_us, change=None, write=True):

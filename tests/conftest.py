@@ -2,7 +2,7 @@
 the kernel state a run leaves behind.
 
 A trace event is ``(t_us, task, event, details)`` with ``details`` a tuple of
-``(key, value)`` pairs (faultlab/trace.py).
+``(key, value)`` pairs (faultlab/record.py).
 """
 from __future__ import annotations
 

@@ -13,10 +13,10 @@ import simpy
 from faultlab.disk import Disk as BlockDevice
 from faultlab.pagecache import (PageCache, droppable, invalidate_page, lock_page, page_cache_release,
                                 trylock_page, unlock_page, wait_on_page_locked)
-from faultlab.rwsem import ModelBug
+from faultlab.errors import ModelBug
 from faultlab.scenario import Disk
 from faultlab.sim import stream
-from faultlab.trace import Recorder
+from faultlab.record import Recorder
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import pytest
 import simpy
 from hypothesis import given, settings, strategies as st
 
-from faultlab.rwsem import MAX_READERS_WAKEUP, RWSEM_WAIT_TIMEOUT_US, ModelBug, RWSem
+from faultlab.errors import ModelBug
+from faultlab.rwsem import MAX_READERS_WAKEUP, RWSEM_WAIT_TIMEOUT_US, RWSem
 
 
 def play(rules, plan, wakeup_us=0.0):

@@ -2,7 +2,7 @@
 
 ``events`` are ``(t_us, task, event, details)`` tuples, ``details`` a tuple
 of ``(key, value)`` pairs, sorted by time, ``t_us`` counted from the moment
-the threads were let go (see faultlab/trace.py for the event names):
+the threads were let go (see faultlab/record.py for the event names):
 
 - ``op_start``/``op_end`` around every call a thread made (``kind`` says
   which: ``mmap``, ``munmap``, ``mincore``, ``madvise``, ``procmem``,

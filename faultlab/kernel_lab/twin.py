@@ -309,7 +309,7 @@ LOCK_EVENTS = ("start_locking", "acquire_returned", "released", "io_wait_start",
 def lock_trace(lab, start_ms: float, end_ms: float, tasks=None) -> list[str]:
     """The run's mmap_lock tracepoint events (and the reader's I/O wait) in a
     window, one trace line each, as ``Result.trace_lines()`` prints the model's."""
-    from ..trace import format_event
+    from ..record import format_event
 
     lo, hi = start_ms * 1000.0, end_ms * 1000.0
     return [format_event(e) for e in lab.events
