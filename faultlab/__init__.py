@@ -11,7 +11,8 @@ from . import workloads
 from .policies import POLICIES
 from .result import Result
 from .errors import ModelBug
-from .scenario import Costs, Disk, Evictor, Locker, Mapper, Reader, Scenario, Script
+from .scenario import Costs, Disk, Scenario
+from .threads import Evictor, Locker, Mapper, Reader, Script
 from .sim import run
 
 __all__ = ["Costs", "Disk", "Evictor", "Locker", "Mapper", "ModelBug", "POLICIES", "Reader", "Result",

@@ -55,16 +55,8 @@ class Result:
 
     @classmethod
     def from_kernel(cls, k, until):
-        from .scenario import Evictor
-        from .threads import evictor_calls
-        ops, unfinished = {}, {}
-        for t in k.tasks:
-            if isinstance(t.spec, Evictor):
-                ops[t.name] = evictor_calls(t.spec, k.costs, until)
-                unfinished[t.name] = 0
-            else:
-                ops[t.name] = t.ops
-                unfinished[t.name] = int(t.in_op)
+        ops = {t.name: t.spec.completed_ops(k, t, until) for t in k.tasks}
+        unfinished = {t.name: int(t.in_op) for t in k.tasks}
         return cls(scenario=k.scenario, until_us=until, events=k.rec.events, faults=k.rec.faults,
                    syscalls=k.rec.syscalls, kernel_bugs=k.rec.kernel_bugs,
                    threads=[t.name for t in k.tasks], ops=ops, unfinished_ops=unfinished,

@@ -13,12 +13,11 @@ import random
 import simpy
 
 from .disk import Disk
-from .mm import DRIVER_BASE, FILE_BASE, MM
+from .mm import FILE_BASE, MM
 from .pagecache import PageCache
 from .policies import get_policy
 from .result import Result
 from .errors import ModelBug
-from .scenario import Evictor, Script
 from .threads import Task, start
 from .record import Outcome, Recorder
 
@@ -45,42 +44,14 @@ class Kernel:
         self.disk = Disk(env, self.rec, scenario.disk, stream(scenario.seed, "disk"))
         self.ra = {"mmap_miss": 0, "mmap_hit": 0}        # file->f_ra, shared by all mappers
         self.redone_walks = 0
-        self._hot = 0
-        self._used_blocks = set()
+        self.shared = {}                                  # state a thread kind shares between its threads (its setup)
         self.mm.insert_vma(FILE_BASE, FILE_BASE + scenario.file_pages, "file")
         self.tasks = []
         for spec in scenario.threads:
-            task = Task(spec, stream(scenario.seed, f"thread:{spec.name}"),
-                        shares_mm=not isinstance(spec, Evictor))
+            task = Task(spec, stream(scenario.seed, f"thread:{spec.name}"), shares_mm=spec.shares_mm)
             self.tasks.append(task)
             self.mm.users += task.shares_mm
-            if isinstance(spec, Script):
-                pinned = sorted({step[1] for step in spec.steps if step[0] == "touch_pinned"})
-                for page in pinned:           # one driver mapping per pinned page
-                    if self.mm.find_vma(DRIVER_BASE + page) is None or \
-                            self.mm.find_vma(DRIVER_BASE + page).start != DRIVER_BASE + page:
-                        self.mm.insert_vma(DRIVER_BASE + page, DRIVER_BASE + page + 1, "driver", pgoff=page)
-
-    # -- where readers' pages come from ---------------------------------------
-    def next_hot_page(self) -> int:
-        """The next cached page, in order, shared by all mixed readers."""
-        page = self._hot % self.scenario.cached_pages
-        self._hot += 1
-        return page
-
-    def next_cold_page(self, rng) -> int:
-        """The middle page of a read-around block nobody has read: a sure miss."""
-        s = self.scenario
-        block = max(s.ra_pages, 1)
-        first = -(-s.cached_pages // block)
-        n_blocks = s.file_pages // block - first
-        if n_blocks <= len(self._used_blocks):
-            raise ValueError("file_pages: the file is too small for this many cold reads; make it larger")
-        while True:
-            b = first + rng.randrange(n_blocks)
-            if b not in self._used_blocks:
-                self._used_blocks.add(b)
-                return b * block + block // 2
+            spec.setup(self)
 
 
 def run(scenario) -> Result:

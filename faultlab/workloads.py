@@ -17,7 +17,8 @@ import dataclasses
 import functools
 import inspect
 
-from .scenario import Costs, Disk, Evictor, Mapper, Reader, Scenario, Script
+from .scenario import Costs, Disk, Scenario
+from .threads import Evictor, Mapper, Reader, Script
 
 PRESETS: dict = {}
 

@@ -1,0 +1,105 @@
+"""Reader: a thread that loads from pages of the shared file mapping."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..schema import at_least, number, refuse
+from . import ThreadKind, check_count, op_done, op_start, register, touch
+
+PATTERNS = ("cold", "mixed", "fixed")
+VIA = ("fault", "gup")
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Reader(ThreadKind):
+    """A thread that touches pages of the shared file mapping, one op per page.
+
+    pattern:
+      - ``cold``: every access lands in a block of the file nobody has read
+        (a random read of a huge file), so every access is a major fault.
+      - ``mixed``: each access is a miss with probability ``miss_ratio``,
+        otherwise a page that is already in the page cache but not yet
+        mapped (a minor fault).
+      - ``fixed``: touch page ``page`` ``count`` times.
+    """
+
+    name: str = "reader"
+    pattern: str = "cold"
+    miss_ratio: float = 1.0
+    page: int = 0
+    think_us: float = 2.0            # user time between two accesses
+    count: int | None = None         # accesses to make; None = until the run ends
+    start_us: float = 0.0
+    via: str = "fault"               # "fault" (a load) or "gup" (read via /proc/self/mem: get_user_pages)
+
+    def check(self, s) -> None:
+        p = self.where
+        if self.pattern not in PATTERNS:
+            raise refuse(f"{p}.pattern", f"unknown {self.pattern!r}; choose one of {', '.join(PATTERNS)}")
+        if self.via not in VIA:
+            raise refuse(f"{p}.via", f"must be 'fault' or 'gup', got {self.via!r}")
+        number(f"{p}.miss_ratio", self.miss_ratio)
+        if not 0.0 <= self.miss_ratio <= 1.0:
+            raise refuse(f"{p}.miss_ratio", f"must be between 0 and 1, got {self.miss_ratio!r}")
+        if self.pattern == "mixed" and self.miss_ratio < 1.0 and s.cached_pages == 0:
+            raise refuse(f"{p}.miss_ratio", "a mixed reader with hits needs cached_pages > 0")
+        at_least(f"{p}.think_us", self.think_us, 0.0)
+        check_count(p, self.count)
+        if self.count is None and self.think_us <= 0:
+            raise refuse(f"{p}.think_us", "a reader that loops until the run ends needs think_us > 0")
+        at_least(f"{p}.page", self.page, 0, integer=True)
+        if self.pattern == "fixed" and not 0 <= self.page < s.file_pages:
+            raise refuse(f"{p}.page", f"page {self.page} is outside the file (0..{s.file_pages - 1})")
+
+    def setup(self, k) -> None:
+        if "reader.pages" not in k.shared:
+            k.shared["reader.pages"] = Pages(k.scenario)
+
+    def body(self, k, task):
+        pages = k.shared["reader.pages"]
+        while self.count is None or task.ops < self.count:
+            page = pages.next_page(task, self)
+            op_start(task)
+            yield from touch(k, task, page, self.via)
+            op_done(task)
+            if self.think_us:
+                yield k.env.timeout(self.think_us)
+
+
+class Pages:
+    """Where the readers of one run find their pages (shared by all of them)."""
+
+    def __init__(self, scenario):
+        self.cached_pages = scenario.cached_pages
+        self.block = max(scenario.ra_pages, 1)
+        self.first = -(-scenario.cached_pages // self.block)
+        self.n_blocks = scenario.file_pages // self.block - self.first
+        self.hot = 0
+        self.used_blocks = set()
+
+    def next_page(self, task, spec) -> int:
+        if spec.pattern == "fixed":
+            return spec.page
+        draw = task.rng.random()
+        if spec.pattern == "mixed" and draw >= spec.miss_ratio:
+            return self.next_hot_page()
+        return self.next_cold_page(task.rng)
+
+    def next_hot_page(self) -> int:
+        """The next cached page, in order, shared by all mixed readers."""
+        page = self.hot % self.cached_pages
+        self.hot += 1
+        return page
+
+    def next_cold_page(self, rng) -> int:
+        """The middle page of a read-around block nobody has read: a sure miss."""
+        if self.n_blocks <= len(self.used_blocks):
+            raise refuse("until_ms", f"the readers have read every block of the file "
+                         f"({len(self.used_blocks)} blocks of {self.block} pages) and need an unread one; "
+                         f"shorten the run (or, in a Scenario, raise file_pages)")
+        while True:
+            b = self.first + rng.randrange(self.n_blocks)
+            if b not in self.used_blocks:
+                self.used_blocks.add(b)
+                return b * self.block + self.block // 2
