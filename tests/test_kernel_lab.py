@@ -387,3 +387,74 @@ def test_killed_python_process_leaves_nothing(tmp_path, clean_after):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# ------------------------------------------------ the two-thread benchmark
+from faultlab.kernel_lab import native, two_thread   # noqa: E402
+
+
+def _need_loops():
+    _need_lab()
+    try:
+        native.load()
+    except kl.LabUnavailable as e:
+        if REQUIRE:
+            pytest.fail(f"kernel lab required but its C loops cannot be built: {e}")
+        pytest.skip(f"kernel lab's C loops unavailable: {e}")
+
+
+def _bench(**kw):
+    _need_loops()
+    try:
+        return kl.benchmark(**kw)
+    except kl.LabUnavailable as e:
+        if REQUIRE:
+            pytest.fail(f"kernel lab required but unavailable: {e}")
+        pytest.skip(f"kernel lab unavailable: {e}")
+
+
+def test_histogram_buckets_cover_every_duration():
+    """loops.c's hbucket, decoded: each bucket's range holds the values mapped to it."""
+    def hbucket(ns):            # the C function, in Python
+        if ns < 64:
+            return ns
+        e = ns.bit_length() - 1
+        return (e - 5) * 64 + ((ns >> (e - 6)) & 63)
+    for ns in list(range(0, 300)) + [10**k + d for k in range(3, 11) for d in (-1, 0, 1, 12345)]:
+        lo, hi = native.bucket_bounds(hbucket(ns))
+        assert lo <= ns < hi, ns
+        assert hi - lo <= max(1, ns // 64 + 1)
+    assert hbucket(2**63) < native.HBUCKETS
+
+
+def test_percentiles_are_inverted_cdf():
+    import numpy as np
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 64, 500)          # below 64 ns the buckets are exact
+    hist = [0] * native.HBUCKETS
+    for v in values:
+        hist[int(v)] += 1
+    got = native.percentiles_us(hist, qs=(10, 50, 90, 99))
+    for q in (10, 50, 90, 99):
+        want = np.percentile(values, q, method="inverted_cdf") / 1000.0
+        assert got[f"p{q:g}"] == pytest.approx(want, abs=1e-9), q
+
+
+def test_calibration_has_the_agreed_keys():
+    cal = kl.calibrate.__doc__
+    for key in two_thread.CALIBRATION_KEYS:
+        assert f"\n    {key}" in cal or f" {key} " in cal, f"{key} is not documented in calibrate()"
+    _need_loops()
+    c = kl.calibrate(path="procmem", disk_ms=10, seconds=0.3)
+    assert tuple(c) == two_thread.CALIBRATION_KEYS
+    assert c["disk_ms"] == 10 and c["path"] == "procmem"
+    assert c["read_us"] >= 10_000 and 0 < c["reader_alone_per_s"] <= 100
+    for k in ("mmap_us", "munmap_us", "minor_fault_us", "wakeup_same_cpu_us"):
+        assert 0 < c[k] < 10_000, k
+    assert c["mapper_alone_per_s"] > 1000
+    assert c["ncpus"] == len(os.sched_getaffinity(0))
+    if c["ncpus"] > 1:
+        assert 0 < c["wakeup_us"] < 10_000
+    assert c["slice_us"] is None or 100 < c["slice_us"] < 100_000
+    assert c["hz"] in (None, 100, 250, 300, 1000) or c["hz"] > 0
+    assert c["kernel"] == os.uname().release

@@ -14,12 +14,21 @@ get_user_pages, which may not drop it).  This package shows both, live:
     r.summary()["writer_max_wait_ms"]        # about 300 on Linux 6.x
     kernel_lab.load_recorded()["fault"].summary()   # a run shipped with the package
 
-Command line: ``python -m faultlab.kernel_lab {available,measure,record}``.
+The two-thread benchmark (a reader of a slow FUSE file beside an
+mmap/munmap loop, the loops in C, pinned to CPUs as asked) and the
+calibration its twin is built from::
+
+    cal = kernel_lab.calibrate(path="procmem", disk_ms=18)
+    r = kernel_lab.benchmark(path="procmem", disk_ms=18, seconds=5, cpus="split")
+    r.summary()["mapper_per_s"], r.summary()["twin"]
+
+Command line: ``python -m faultlab.kernel_lab {available,measure,record,benchmark}``.
 
 Modules: :mod:`.slowfs` (FUSE server with slow reads), :mod:`.libc` (ctypes
 calls that release the GIL), :mod:`.experiment` (threads and timing),
 :mod:`.tracefs` (the kernel's mmap_lock tracepoints), :mod:`.result`
-(:class:`LabResult`), :mod:`.recorded` (the shipped run).
+(:class:`LabResult`), :mod:`.recorded` (the shipped run), :mod:`.two_thread`
+(the benchmark and its calibration), :mod:`.native` (loops.c, built on first use).
 """
 from __future__ import annotations
 
@@ -33,9 +42,11 @@ import threading
 from .errors import LabError, LabTimeout, LabUnavailable
 from .result import LabResult
 from .recorded import load_recorded, record
+from .two_thread import CALIBRATION_KEYS, BenchResult, benchmark, calibrate
 
 __all__ = ["measure", "available", "LabResult", "LabError", "LabUnavailable",
-           "LabTimeout", "load_recorded", "record", "PATHS", "THIRD_READERS"]
+           "LabTimeout", "load_recorded", "record", "PATHS", "THIRD_READERS",
+           "benchmark", "calibrate", "BenchResult", "CALIBRATION_KEYS"]
 
 PATHS = ("fault", "procmem")
 THIRD_READERS = ("mincore", "madvise", "procmem")

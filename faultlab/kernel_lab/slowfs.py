@@ -44,18 +44,18 @@ SERVER_TIMEOUT_S = 10.0        # mount must be ready within this
 PATTERN = b"faultlab slow page\n"
 
 
-def page_bytes(size: int) -> bytes:
-    """The file's content: a known pattern, so a reader can check its bytes."""
-    return (PATTERN * (size // len(PATTERN) + 1))[:size]
+def page_bytes(size: int, offset: int = 0) -> bytes:
+    """The file's content from ``offset``: a known pattern, so a reader can check its bytes."""
+    skip = offset % len(PATTERN)
+    return (PATTERN * ((skip + size) // len(PATTERN) + 1))[skip:skip + size]
 
 
 # --------------------------------------------------------------- server side
 def serve(mountpoint: str, name: str, size: int, delay_ms: int, log_path: str,
-          auto_unmount: bool, owned_dirs=()) -> None:
+          auto_unmount: bool, owned_dirs=(), max_readahead: int | None = None) -> None:
     import mfusepy
 
     release = threading.Event()
-    data = page_bytes(size)
     log_lock = threading.Lock()
     now = time.time_ns()
 
@@ -86,9 +86,13 @@ def serve(mountpoint: str, name: str, size: int, delay_ms: int, log_path: str,
             t1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
             with log_lock, open(log_path, "a") as log:
                 log.write(f"{t0} {t1} {offset} {length}\n")
-            return data[offset:offset + length]
+            return page_bytes(max(0, min(length, size - offset)), offset)
 
-        def init(self, path):
+        def init_with_config(self, conn, config):
+            # fuse_conn_info.max_readahead: the most the kernel may read ahead
+            # (fs/fuse/inode.c process_init_reply caps ra_pages with it)
+            if conn is not None and max_readahead is not None:
+                conn.max_readahead = max_readahead
             sys.stdout.write("ready\n")
             sys.stdout.flush()
 
@@ -134,11 +138,13 @@ def main(argv=None) -> int:
     ap.add_argument("--delay-ms", type=int, default=300)
     ap.add_argument("--log", default=os.devnull)
     ap.add_argument("--no-auto-unmount", action="store_true")
+    ap.add_argument("--max-readahead", type=int, default=None,
+                    help="FUSE max_readahead in bytes (0: the kernel reads only what faulted)")
     ap.add_argument("--owned-dir", action="append", default=[],
                     help="a temp dir to remove if the parent goes away first")
     a = ap.parse_args(argv)
     serve(a.mountpoint, a.name, a.size, a.delay_ms, a.log, not a.no_auto_unmount,
-          a.owned_dir)
+          a.owned_dir, a.max_readahead)
     return 0
 
 
@@ -196,6 +202,51 @@ def check_mountpoint(path: str) -> None:
                          "pass an empty directory or None")
 
 
+MOUNT_PREFIX = "faultlab-slowfs-"
+LOG_PREFIX = "faultlab-slowfs-log-"
+_OWNED = re.compile(r"^faultlab-slowfs-(?:log-)?(\d+)-")
+
+
+def _pid_alive(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}")
+
+
+def reclaim_stale() -> list[str]:
+    """Unmount and remove what a killed run left behind; return what was reclaimed.
+
+    A run's mount point and work directory sit in the temp dir and carry the
+    owner's pid (``faultlab-slowfs-<pid>-*``, ``faultlab-slowfs-log-<pid>-*``).
+    Normally the helper tidies up when its owner dies; if the helper died
+    too (kill -9 of both), the mount stays ("Transport endpoint is not
+    connected").  Only this user's directories of owners that no longer run
+    are touched."""
+    tmp = tempfile.gettempdir()
+    done = []
+    for path in sorted(mounted_paths()):
+        head, base = os.path.split(path)
+        m = _OWNED.match(base)
+        if m and head == tmp and not _pid_alive(int(m[1])):
+            if _unmount(path, lazy=True):
+                done.append(path)
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        names = []
+    for base in names:
+        m = _OWNED.match(base)
+        path = os.path.join(tmp, base)
+        if not m or _pid_alive(int(m[1])) or is_mounted(path):
+            continue
+        try:
+            if os.lstat(path).st_uid != os.getuid() or not os.path.isdir(path):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(path)
+    return done
+
+
 class SlowMount:
     """One fresh mount of the slow filesystem, served by a helper process.
 
@@ -205,16 +256,20 @@ class SlowMount:
     """
 
     def __init__(self, delay_ms: int, mountpoint: str | None = None,
-                 size: int = 4096, timeout_s: float = SERVER_TIMEOUT_S):
+                 size: int = 4096, timeout_s: float = SERVER_TIMEOUT_S,
+                 max_readahead: int | None = None):
         self.delay_ms = delay_ms
         self.size = size
         self.timeout_s = timeout_s
+        self.max_readahead = max_readahead
         self.name = f"slow-{os.getpid()}-{time.monotonic_ns()}.bin"
         self._own_dir = mountpoint is None
         if mountpoint is not None:
             check_mountpoint(mountpoint)
-        self.mountpoint = mountpoint or tempfile.mkdtemp(prefix="faultlab-slowfs-")
-        self._work = tempfile.mkdtemp(prefix="faultlab-slowfs-log-")
+        reclaim_stale()
+        # the owner's pid is in both names, so a later run can tell a killed run's leftovers
+        self.mountpoint = mountpoint or tempfile.mkdtemp(prefix=f"{MOUNT_PREFIX}{os.getpid()}-")
+        self._work = tempfile.mkdtemp(prefix=f"{LOG_PREFIX}{os.getpid()}-")
         self.log_path = os.path.join(self._work, "reads.log")
         self._err_path = os.path.join(self._work, "stderr.txt")
         self.proc: subprocess.Popen | None = None
@@ -243,6 +298,8 @@ class SlowMount:
                "--delay-ms", str(self.delay_ms), "--log", self.log_path]
         if not shutil.which("fusermount3"):
             cmd.append("--no-auto-unmount")
+        if self.max_readahead is not None:
+            cmd += ["--max-readahead", str(self.max_readahead)]
         for d in ([self.mountpoint] if self._own_dir else []) + [self._work]:
             cmd += ["--owned-dir", d]
         with open(self._err_path, "wb") as err:

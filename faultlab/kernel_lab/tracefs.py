@@ -82,6 +82,7 @@ class TraceSession:
                 self.root = find_root()
         if self.root is None:
             raise OSError("tracefs with mmap_lock events is not available")
+        reclaim_stale(self.root)
         inst = os.path.join(self.root, "instances", f"faultlab-{os.getpid()}-{id(self):x}")
         os.mkdir(inst)
         self.instance = inst
@@ -105,17 +106,8 @@ class TraceSession:
 
     def close(self) -> None:
         inst, self.instance = self.instance, None
-        if inst and os.path.isdir(inst):
-            for step in (lambda: _write(os.path.join(inst, "tracing_on"), "0"),
-                         *(lambda ev=ev: _write(os.path.join(inst, "events", "mmap_lock",
-                                                             ev, "enable"), "0")
-                           for ev in EVENTS),
-                         lambda: _write(os.path.join(inst, "set_event_pid"), ""),
-                         lambda: os.rmdir(inst)):
-                try:
-                    step()
-                except OSError:
-                    pass
+        if inst:
+            remove_instance(inst)
         if self._mounted_here:
             self._mounted_here = False
             try:
@@ -133,6 +125,41 @@ class TraceSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def remove_instance(inst: str) -> None:
+    """Turn an instance's recording off, clear its pid filter and remove it;
+    every step is tried even when one before it fails."""
+    if not os.path.isdir(inst):
+        return
+    for step in (lambda: _write(os.path.join(inst, "tracing_on"), "0"),
+                 *(lambda ev=ev: _write(os.path.join(inst, "events", "mmap_lock", ev, "enable"), "0")
+                   for ev in EVENTS),
+                 lambda: _write(os.path.join(inst, "set_event_pid"), ""),
+                 lambda: os.rmdir(inst)):
+        try:
+            step()
+        except OSError:
+            pass
+
+
+_OWNED = re.compile(r"^faultlab-(\d+)-[0-9a-f]+$")
+
+
+def reclaim_stale(root: str) -> list[str]:
+    """Remove the instances a killed run left recording (``faultlab-<pid>-*``
+    whose owner no longer runs); return their names."""
+    done = []
+    try:
+        names = os.listdir(os.path.join(root, "instances"))
+    except OSError:
+        return done
+    for name in names:
+        m = _OWNED.match(name)
+        if m and not os.path.exists(f"/proc/{m[1]}"):
+            remove_instance(os.path.join(root, "instances", name))
+            done.append(name)
+    return done
 
 
 def parse(text: str) -> list[tuple[int, int, str, dict]]:
