@@ -39,6 +39,7 @@ from .workloads import PRESETS, get_preset
 _STYLE = {"description_width": "initial"}
 _WIDE = W.Layout(width="420px")
 COUNTED_EVENTS = ("retry", "evict", "revalidated", "kernel_bug")
+BUSY_HTML = "<p class='faultlab-busy' style='color:#555'><i>{what}…</i></p>"
 
 
 def _esc(text) -> str:
@@ -49,6 +50,24 @@ def _esc(text) -> str:
 def _clean(value):
     """A slider's float without its binary noise (21.000000000000004 -> 21.0)."""
     return round(value, 9) if isinstance(value, float) else value
+
+
+# The notebook that introduces each design (see policy_options).
+INTRODUCED_IN = {"sync": "00", "nopage_retry": "02", "retry_unlimited": "03", "pagefault_args": "04",
+                 "seqcount": "05", "seqcount_unchecked": "05", "single_user_sync": "05",
+                 "vm_fault_retry": "06", "multi_retry": "06", "per_vma_lock": "06"}
+
+
+def policy_options(upto=None):
+    """The policy menu as (label, name) pairs: every registered design. With ``upto``
+    (a notebook number such as "00"), the designs introduced by then come first and
+    the rest follow, each labelled "later" with the notebook that introduces it."""
+    if upto is None:
+        return [(p, p) for p in POLICIES]
+    known = [p for p in POLICIES if INTRODUCED_IN.get(p, "99") <= upto]
+    later = [p for p in POLICIES if p not in known]
+    return [(p, p) for p in known] + [
+        (f"later: {p}" + (f" (notebook {INTRODUCED_IN[p]})" if p in INTRODUCED_IN else ""), p) for p in later]
 
 
 def dropdown(options, value, description):
@@ -87,7 +106,8 @@ class Explorer:
     fixed: dict = {}          # preset parameters the explorer sets but does not show
     rows: tuple = ()          # (label, dotted path into the summary)
 
-    def __init__(self, run_now=True, **values):
+    def __init__(self, run_now=True, upto=None, **values):
+        self.upto = upto               # a notebook number: label the designs it has not introduced
         self.controls = self.make_controls()
         self.last_summary = None
         self.last_message = None
@@ -213,7 +233,7 @@ class ConvoyExplorer(Explorer):
             ("retries", "faults.retries"))
 
     def make_controls(self):
-        return {"policy": dropdown(POLICIES, "sync", "policy"),
+        return {"policy": dropdown(policy_options(self.upto), "sync", "policy"),
                 "disk_ms": slider(18.0, 1.0, 100.0, 1.0, "disk latency (ms)"),
                 "reader_think_us": slider(2.0, 0.0, 1000.0, 1.0, "reader think time (µs)"),
                 "until_ms": slider(200, 50, 2000, 50, "run length (ms)", integer=True)}
@@ -227,7 +247,7 @@ class ThreadedExplorer(Explorer):
     fixed = {"until_ms": 200.0}
 
     def make_controls(self):
-        return {"policy": dropdown(POLICIES, "sync", "policy"),
+        return {"policy": dropdown(policy_options(self.upto), "sync", "policy"),
                 "n_readers": slider(8, 1, 32, 1, "reader threads", integer=True),
                 "miss_ratio": slider(0.05, 0.0, 1.0, 0.01, "miss ratio"),
                 "mapper": checkbox(True, "mapper thread"),
@@ -260,7 +280,7 @@ class LivelockExplorer(Explorer):
             ("retry window (µs)", "explorer.window_us"))
 
     def make_controls(self):
-        return {"policy": dropdown(POLICIES, "retry_unlimited", "policy"),
+        return {"policy": dropdown(policy_options(self.upto), "retry_unlimited", "policy"),
                 "evict_period_us": log_slider(0.5, -1, 3, "eviction period (µs)"),
                 "wakeup_us": log_slider(5.0, -1, 3, "wake-up latency (µs)"),
                 "walk_us": slider(0.5, 0.0, 10.0, 0.1, "page-table walk (µs)"),
@@ -322,7 +342,7 @@ class HistoryExplorer(Explorer):
                 "unmap_during_fault": 50.0, "pinned_gup": 50.0, "single_thread": 200.0}
 
     def make_controls(self):
-        return {"policy": dropdown(POLICIES, "sync", "policy"),
+        return {"policy": dropdown(policy_options(self.upto), "sync", "policy"),
                 "rwsem": dropdown(("2.6.18", "modern"), "2.6.18", "rw-semaphore rules"),
                 "workload": dropdown(PRESETS, "two_thread", "workload")}
 
@@ -367,34 +387,81 @@ def explore(kind, **values):
 
 
 class Reveal:
-    """An exercise: a question, and a button that shows the answer.
+    """An exercise's button: pressing it computes the answer and shows it.
 
-    ``answer_fn()`` computes the answer (it may run faultlab); it is called
-    only when the button is pressed or ``reveal()`` is called, and once.
+    ``Reveal(answer_fn)``: the question stands in the notebook's text, once.
+    ``answer_fn()`` runs faultlab and returns an ``exercises.Answer`` (a table
+    and prose) or a string; it is called only when the button is pressed or
+    ``reveal()`` is called, and once. While it runs the button says so.
+    ``Reveal(question, answer_fn)`` also shows the question above the button.
     """
 
-    def __init__(self, question, answer_fn, button_text="Show answer"):
+    def __init__(self, answer_fn, question=None, button_text="Show answer"):
+        if isinstance(answer_fn, str):            # Reveal(question, answer_fn)
+            answer_fn, question = question, answer_fn
         self.answer_fn = answer_fn
         self.answer_text = None
-        self.question = W.HTML(f"<p><b>Question.</b> {_esc(question)}</p>")
-        self.button = W.Button(description=button_text, button_style="info")
+        parts = [W.HTML(f"<p><b>Question.</b> {_esc(question)}</p>")] if question else []
+        self.question = parts[0] if parts else None
+        self.button = W.Button(description=button_text, button_style="info",
+                               layout=W.Layout(width="auto"))
         self.answer = W.HTML()
         self.button.on_click(lambda _: self.reveal())
-        self.widget = W.VBox([self.question, self.button, self.answer])
+        self.widget = W.VBox(parts + [self.button, self.answer])
 
     def reveal(self) -> str:
         """Compute the answer if not yet done, show it, and return its text."""
         if self.answer_text is None:
+            self.button.disabled = True
+            self.answer.value = BUSY_HTML.format(what="Computing the answer: the model is running")
             try:
-                self.answer_text = str(self.answer_fn())
+                answer = self.answer_fn()
             except ValueError as e:
-                return self._show(f"Could not compute the answer: {e}")
+                self.button.disabled = False
+                message = f"Could not compute the answer: {e}"
+                self.answer.value = answer_html(message)
+                return message
+            self.answer_text = str(answer)
+            self.answer.value = answer_html(answer) + self._credit()
         self.button.disabled = True
-        return self._show(self.answer_text)
+        return self.answer_text
 
-    def _show(self, text):
-        self.answer.value = f"<pre>{_esc(text)}</pre>"
-        return text
+    def _credit(self) -> str:
+        fn = self.answer_fn
+        name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".strip(".")
+        if not name.startswith("faultlab.") or "<" in name:
+            return ""
+        return (f"<p style='font-size:90%;color:#555'>Computed just now by <code>{_esc(name)}()</code>; "
+                f"read its source after you have answered.</p>")
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _paragraph_html(text) -> str:
+    """A paragraph of prose (wrapped), or a block of aligned columns (kept as it is)."""
+    lines = text.splitlines()
+    if len(lines) > 1 and any("  " in line.strip() for line in lines):
+        return f"<pre class='faultlab-table'>{_esc(text)}</pre>"
+    return f"<p>{_esc(' '.join(line.strip() for line in lines))}</p>"
+
+
+def _row_html(row, tag) -> str:
+    return "".join(f"<{tag} style='text-align:{'left' if i == 0 else 'right'};padding:0.1em 0.8em'>"
+                   f"{_esc(c)}</{tag}>" for i, c in enumerate(row))
+
+
+def answer_html(answer) -> str:
+    """An answer as HTML: its table as a table, its prose as wrapped paragraphs."""
+    rows = getattr(answer, "rows", ())
+    text = getattr(answer, "text", None)
+    if text is None:
+        text = str(answer)
+    table = ""
+    if rows:
+        head, *body = rows
+        lines = [_row_html(head, "th")] + [_row_html(r, "td") for r in body]
+        table = ("<table style='border-collapse:collapse;margin:0.4em 0'>"
+                 + "".join(f"<tr>{line}</tr>" for line in lines) + "</table>")
+    prose = "".join(_paragraph_html(p) for p in text.split("\n\n") if p.strip())
+    return f"<div class='faultlab-answer' style='max-width:60em'>{table}{prose}</div>"

@@ -42,8 +42,18 @@ def test_sliders_update_only_when_let_go_and_are_bounded(every_explorer):
 
 def test_policy_dropdowns_list_the_registry(every_explorer):
     for kind in ("convoy", "threaded", "livelock", "history"):
-        assert list(every_explorer[kind].controls["policy"].options) == list(faultlab.POLICIES)
+        dropdown = every_explorer[kind].controls["policy"]
+        assert [value for _, value in dropdown._options_full] == list(faultlab.POLICIES)
     assert set(every_explorer["seqcount"].controls["policy"].options) <= set(faultlab.POLICIES)
+
+
+def test_a_notebooks_explorer_labels_the_designs_it_has_not_introduced():
+    ex = ConvoyExplorer(run_now=False, upto="00")
+    labels = [label for label, _ in ex.controls["policy"]._options_full]
+    assert labels[0] == "sync" and all(label.startswith("later: ") for label in labels[1:])
+    assert "later: nopage_retry (notebook 02)" in labels
+    assert [v for _, v in ex.controls["policy"]._options_full] == ["sync"] + [p for p in faultlab.POLICIES if p != "sync"]
+    assert ex.set(policy="nopage_retry")["policy"] == "nopage_retry"
 
 
 def test_convoy_nopage_retry_frees_the_mapper():

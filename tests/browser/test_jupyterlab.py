@@ -348,9 +348,9 @@ def test_notebook_in_jupyterlab(notebook, lab_server, page, screenshot_dir):
             button.scroll_into_view_if_needed(timeout=deadline.ms(30))
             button.click(timeout=deadline.ms(30))
             poll(deadline, "waiting for an exercise's answer",
-                 lambda: box.locator("pre").count() > 0 and box.inner_text() != before
+                 lambda: box.locator(".faultlab-answer").count() > 0 and box.inner_text() != before
                  and button.is_disabled())
-            answer = box.locator("pre").first.inner_text()
+            answer = box.locator(".faultlab-answer").first.inner_text()
             if not answer.strip() or answer.startswith("Could not compute"):
                 fail(f"the first exercise's answer is empty or failed: {answer[:200]!r}")
             print(f"{name}: first exercise answered ({len(answer)} characters)")

@@ -1,0 +1,410 @@
+"""The exercises' answers: one function per exercise, computed by the model when asked.
+
+A notebook states the question in its text and shows a button,
+``widgets.Reveal(exercises.reader_before_writer)``; pressing it calls the
+function, which runs faultlab there and then and returns an ``Answer``: a
+small table of what the model computed and the explanation, as prose.
+Each function's docstring names its notebook and exercise. Read a
+function after you have made your prediction: it is often the best
+explanation of the answer.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from . import analysis, callchain, show, workloads
+from .policies import POLICIES
+from .scenario import Costs, Mapper
+from .sim import run
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a revealed answer shows: ``rows`` (a small table, the first row its header;
+    may be empty) and ``text`` (prose, paragraphs separated by a blank line)."""
+
+    rows: tuple = ()
+    text: str = ""
+
+    def __str__(self) -> str:
+        return "\n\n".join(part for part in (table_text(self.rows), self.text) if part)
+
+
+def table_text(rows) -> str:
+    """``rows`` as fixed-width text: the first column left-aligned, the others right."""
+    if not rows:
+        return ""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     .rstrip() for r in cells)
+
+
+def _ms(us) -> str:
+    return f"{us / 1000:.2f}"
+
+
+# -- 00 Start here ------------------------------------------------------------------------
+
+def reader_before_writer() -> Answer:
+    """00, Exercise 0.1: B asks at 0.5 ms, before the writer W arrives."""
+    t = show.rwsem_demo(with_writer=True, b_at=0.5)
+    rows = (("thread", "asks at (ms)", "gets the lock at (ms)"),) + tuple(
+        (name, f"{a:.1f}", f"{g:.1f}") for name, (a, g) in sorted(t.items(), key=lambda kv: kv[1][1]))
+    w = next(v for k, v in t.items() if k.startswith("W"))
+    return Answer(rows, (
+        "Nobody is queued when B arrives, so B shares the lock with A at once and is gone long before "
+        f"W asks. W still waits until A's disk read is over ({w[1] - w[0]:.1f} ms): a writer can never "
+        "share the lock with a reader, whoever else comes and goes. The rule that hurts B is about the "
+        "queue, not about readers: B is stuck only when it arrives behind a queued writer."))
+
+
+def readers_behind_a_writer() -> Answer:
+    """00, Exercise 0.2: three cached-page faults queue behind W; then a second writer joins."""
+    base = [("A", False, 0.0, 10.0), ("W", True, 1.0, 0.5),
+            ("B", False, 2.0, 0.2), ("C", False, 3.0, 0.2), ("D", False, 4.0, 0.2)]
+    one = show.rwsem_schedule(base)
+    two = show.rwsem_schedule(base[:4] + [("W2", True, 3.5, 0.5)] + base[4:])
+    names = ("A", "W", "B", "C", "W2", "D")
+    rows = (("thread", "asks at (ms)", "gets it, one writer", "gets it, with W2"),) + tuple(
+        (n, f"{(two[n] if n in two else one[n])[0]:.1f}", f"{one[n][1]:.1f}" if n in one else "-",
+         f"{two[n][1]:.1f}") for n in names)
+    together = one["B"][1] == one["C"][1] == one["D"][1]
+    return Answer(rows, (
+        f"With one writer, B, C and D {'all get the lock together' if together else 'do not get it together'}, "
+        f"at {one['B'][1]:.1f} ms, when W lets go: up_write wakes every reader at the head of the queue, "
+        "up to the next writer, and readers share. Each of them waited for A's whole disk read and for W, "
+        "although none of them needed the disk.\n\n"
+        f"With W2 queued between C and D, only B and C are woken at {two['B'][1]:.1f} ms. W2 gets the lock "
+        f"when they have both let go ({two['W2'][1]:.1f} ms), and D, which arrived after W2, waits for W2 "
+        f"too ({two['D'][1]:.1f} ms). The queue is strict first in, first out: a writer splits the readers "
+        "queued behind it into separate groups."))
+
+
+# -- 01 Baseline ------------------------------------------------------------------------------
+
+def readaround_neighbour() -> Answer:
+    """01, Exercise 1.1: *hot* touches page 500001, next to the reader's page, at 2 ms."""
+    r = run(show.three_threads(hot_page=500_001))
+    faults = {f.task: f for f in r.faults}
+    rows = (("thread", "outcome", "latency (ms)"),) + tuple(
+        (f.task, f.outcome.value, _ms(f.latency_us)) for f in r.faults)
+    hot = faults["hot"]
+    return Answer(rows, (
+        f"hot's fault is counted {hot.outcome.value}, yet it took {_ms(hot.latency_us)} ms. It queued behind "
+        "the mapper, which queued behind the reader's disk read. By the time hot held mmap_sem, the "
+        "read-around that the reader's fault submitted (32 pages around page 500000) had brought page "
+        "500001 into the page cache and the read had completed, so find_get_page found it uptodate: "
+        "2.6.18's filemap_nopage counts a fault as major only when the page was missing from the cache.\n\n"
+        "So the fault counters (min_flt, maj_flt) cannot tell you who waited for a disk: a minor fault can "
+        "take as long as a read. Only the time spent waiting for mmap_sem shows the convoy."))
+
+
+def two_mappers() -> Answer:
+    """01, Exercise 1.2: two_thread with a second mapper thread."""
+    one = workloads.two_thread(policy="sync", until_ms=2000)
+    two = dataclasses.replace(one, threads=one.threads + (Mapper("mapper2"),))
+    rows = [("run", "reader/s", "mapper/s", "mapper2/s", "syscalls per fault")]
+    runs = {}
+    for label, scenario in (("one mapper", one), ("two mappers", two)):
+        s = runs[label] = run(scenario).summary()
+        th = s["threads"]
+        rows.append((label, f"{th['reader']['ops_per_s']:.1f}", f"{th['mapper']['ops_per_s']:.1f}",
+                     f"{th['mapper2']['ops_per_s']:.1f}" if "mapper2" in th else "-",
+                     f"{s['syscalls']['completed'] / s['faults']['completed']:.2f}"))
+    return Answer(tuple(rows), (
+        "Each mapper keeps the rate a lone mapper had; together they make twice as many syscalls per "
+        "reader fault. While the reader's fault sleeps on the disk holding mmap_sem, both mappers queue for "
+        "writing. When the reader lets go, the first writer in the queue gets the lock, and when it lets "
+        "go, the next waiter is the other writer, which queued before the reader's next fault did. Only "
+        "then does the reader get back in and take the lock to the disk again.\n\n"
+        "So the number of writers served per disk read is the number that queued during it: every extra "
+        "writer thread adds a turn per read, and none of them runs faster than the disk allows."))
+
+
+def minor_faults_in_the_convoy() -> Answer:
+    """01, Exercise 1.3: the fraction of minor faults slower than 1 ms, one reader and eight."""
+    rows = [("readers", "minor faults", "slower than 1 ms", "fraction")]
+    fractions = {}
+    for n in (1, 8):
+        r = run(workloads.threaded_app(policy="sync", n_readers=n, disk_ms=8.0, until_ms=500))
+        minor = [f.latency_us for f in r.faults if f.end_us is not None and not f.major]
+        slow = sum(x > 1000.0 for x in minor)
+        fractions[n] = slow / len(minor)
+        rows.append((str(n), str(len(minor)), str(slow), f"{fractions[n]:.2%}"))
+    return Answer(tuple(rows), (
+        f"With one reader, {fractions[1]:.2%}: nobody else can hold the lock across a read while the mapper "
+        f"waits. With eight, {fractions[8]:.2%}: every minor fault that arrives while the mapper waits "
+        "behind some reader's disk read waits for that read too. Each of them is a thread frozen for a disk "
+        "read it never asked for."))
+
+
+# -- 02 NOPAGE_RETRY --------------------------------------------------------------------------------
+
+def faster_disk() -> Answer:
+    """02, Exercise 2.1: two_thread with a disk ten times faster, under sync and nopage_retry."""
+    rows = [("run", "reader/s", "mapper loops/s")]
+    mapper = {}
+    for policy in ("sync", "nopage_retry"):
+        for disk in (18.0, 1.8):
+            s = run(workloads.two_thread(policy=policy, disk_ms=disk, until_ms=400)).summary()
+            mapper[policy, disk] = s["threads"]["mapper"]["ops_per_s"]
+            rows.append((f"{policy}, disk {disk:g} ms", f"{s['threads']['reader']['ops_per_s']:.1f}",
+                         f"{mapper[policy, disk]:,.1f}"))
+    sync_x = mapper["sync", 1.8] / mapper["sync", 18.0]
+    retry_x = mapper["nopage_retry", 1.8] / mapper["nopage_retry", 18.0]
+    return Answer(tuple(rows), (
+        f"Under sync the mapper is tied to the disk: a ten times faster disk makes it {sync_x:.1f} times "
+        "faster, although the mapper never touches the disk. Under nopage_retry the mapper no longer waits "
+        f"for any read, so the disk's speed hardly matters to it (x{retry_x:.2f}): its own syscalls, and the "
+        "reader's short passes under the lock, set its rate.\n\n"
+        "That is the test for a convoy: a thread whose speed follows a resource it never uses."))
+
+
+def three_threads_with_retry() -> Answer:
+    """02, Exercise 2.2: notebook 01's three threads under sync and under nopage_retry."""
+    rows = [("policy", "mapper gets mmap_sem (ms)", "hot gets it (ms)", "reader's fault ends (ms)", "attempts")]
+    ends = {}
+    for policy in ("sync", "nopage_retry"):
+        r = run(show.three_threads(policy=policy))
+        first = {}
+        for t, task, ev, _ in r.events:
+            if ev == "acquire_returned":
+                first.setdefault(task, t)
+        reader = next(f for f in r.faults if f.task == "reader")
+        ends[policy] = reader.end_us
+        rows.append((policy, _ms(first["mapper"]), _ms(first["hot"]), _ms(reader.end_us), str(reader.attempts)))
+    later = ends["nopage_retry"] - ends["sync"]
+    return Answer(tuple(rows), (
+        "Under nopage_retry the mapper and hot get the lock as soon as they ask: the reader let it go "
+        "before sleeping on the page. The reader's own fault ends "
+        f"{'later' if later > 0 else 'earlier'}, by {abs(later):.1f} us: after the read it must take "
+        "mmap_sem again and run the fault a second time (find_vma, the page-table walk, the page-cache "
+        "lookup). The writer's gain is bought with a little of the faulting thread's time."))
+
+
+def no_writer_no_gain() -> Answer:
+    """02, Exercise 2.3: Waychison's measurement, 64 readers from disk, no writer."""
+    runs = {p: run(workloads.threaded_app(policy=p, n_readers=64, miss_ratio=1.0, mapper=False,
+                                          until_ms=300)).summary() for p in ("sync", "nopage_retry")}
+    rows = (("policy", "faults", "p50 (ms)", "p99 (ms)", "redone walks"),) + tuple(
+        (p, str(s["faults"]["completed"]), f"{s['faults']['latency_ms']['p50']:.3f}",
+         f"{s['faults']['latency_ms']['p99']:.3f}", str(s["redone_walks"])) for p, s in runs.items())
+    c = Costs()
+    extra = runs["nopage_retry"]["redone_walks"] * (c.find_vma_us + c.walk_us + c.find_get_page_us)
+    return Answer(rows, (
+        f"The redone walks add {extra:.0f} us of CPU time in total, spread over 64 threads that spend "
+        "almost all their time waiting for the disk. With no writer, nobody was waiting for mmap_sem in "
+        "the first place: readers share it. So there is nothing to gain, and almost nothing to lose, "
+        "which is what Waychison's \"<< 1%\" measured."))
+
+
+# -- 03 Livelock ------------------------------------------------------------------------------------
+
+def twice_the_window(seeds=range(1000)) -> Answer:
+    """03, Exercise 3.1: an eviction period of twice the retry window, seeds 0 to 999."""
+    window = analysis.retry_window_us(workloads.fadvise_dos().costs)
+    period = 2 * window
+    passes = [run(workloads.fadvise_dos(policy="retry_unlimited", evict_period_us=period, seed=s))
+              .summary()["faults"]["max_attempts"] for s in seeds]
+    n = len(passes)
+    mean = sum(passes) / n
+    sd = (sum((x - mean) ** 2 for x in passes) / (n - 1)) ** 0.5
+    se = sd / n ** 0.5
+    escape = 1 - window / period
+    predicted = 1 + 1 / escape
+    z = abs(mean - predicted) / se
+    rows = (("", "value"), ("retry window (us)", f"{window:.2f}"), ("eviction period (us)", f"{period:.2f}"),
+            ("predicted mean passes", f"{predicted:.2f}"), (f"model's mean over {n} seeds", f"{mean:.2f}"),
+            ("standard error", f"{se:.2f}"), ("fewest, most passes", f"{min(passes)}, {max(passes)}"))
+    verdict = ("within two standard errors: the difference is sampling noise" if z < 2
+               else "more than two standard errors away: more than sampling noise")
+    return Answer(rows, (
+        f"A retry is caught only if one of the evictor's calls falls inside its window, which happens with "
+        f"probability w/p = {window / period:.2f}; it escapes with probability {escape:.2f}. The fault makes "
+        f"its first pass, then reruns until one rerun escapes: on average 1 + 1/{escape:.2f} = {predicted:.2f} "
+        f"passes. The model's mean is {z:.1f} standard errors from that, {verdict}.\n\n"
+        "Outside the boundary the attacker wins only some rounds, and a livelock needs every round."))
+
+
+def slow_scheduler() -> Answer:
+    """03, Exercise 3.2: a victim that takes 500 us to be scheduled after its read."""
+    rows = [("policy", "passes", "finished")]
+    for p in ("retry_unlimited", "nopage_retry"):
+        f = run(workloads.fadvise_dos(policy=p, wakeup_us=500.0)).summary()["faults"]
+        rows.append((p, str(f["max_attempts"]), "yes" if f["completed"] else "no"))
+    return Answer(tuple(rows), (
+        "Nothing changes. The fault wakes up and retakes mmap_sem while it still holds its reference on the "
+        "page, so the evictor cannot drop the page during the wake-up, however long it takes. The page is "
+        "exposed only between dropping that reference and the rerun's page-cache lookup, and the wake-up is "
+        "not in that window."))
+
+
+def guards_that_would_not_help() -> Answer:
+    """03, Exercise 3.3: which of Herrenschmidt's guards could end Morton's livelock?"""
+    f = run(workloads.fadvise_dos(policy="retry_unlimited", until_ms=100)).summary()["faults"]
+    rows = (("retry_unlimited, 100 ms", "value"), ("passes", str(f["max_attempts"])),
+            ("finished", "yes" if f["completed"] else "no"))
+    return Answer(rows, (
+        "pte_present is the only guard that ends the fault with the page mapped, and it never fires here: "
+        "the page is dropped before anyone maps it.\n\n"
+        "signal_pending fires only if someone sends a signal. A fatal one ends the task, not the fault; "
+        "after a handled one the instruction faults again and meets the same evictor. /sbin/init ignores "
+        "signals it has no handler for, even SIGKILL, so init stays stuck, and an administrator must first "
+        "notice.\n\n"
+        "need_resched is often true, but the task only gives up the CPU and comes back to the same race; "
+        "the next round is as winnable for the attacker as the last.\n\n"
+        "None of them makes a round unwinnable. A synchronous pass does: it keeps its page reference from "
+        "the lookup to the installed pte."))
+
+
+# -- 04 pagefault_args ----------------------------------------------------------------------------------
+
+def who_else_leaks() -> Answer:
+    """04, Exercise 4.1: which designs hit the get_user_pages bug in pinned_gup?"""
+    rows = [("policy", "kernel bugs", "outcomes")]
+    for p in POLICIES:
+        s = run(workloads.pinned_gup(policy=p)).summary()
+        rows.append((p, str(len(s["kernel_bugs"])),
+                     ", ".join(f"{k} {v}" for k, v in s["faults"]["outcomes"].items())))
+    return Answer(tuple(rows), (
+        "The designs that keep the permission in the task flag, with nopage_retry's fault_begin and "
+        "may_retry unchanged, leak: nopage_retry, retry_unlimited and single_user_sync (pinned_gup has two "
+        "threads, so single_user_sync takes the retry path).\n\n"
+        "pagefault_args is also a subclass of nopage_retry's class, but it overrides exactly those hooks, so "
+        "its permission lives in the fault's own struct and get_user_pages builds one without it. "
+        "vm_fault_retry, multi_retry and per_vma_lock keep it in per-fault flags the same way. sync never "
+        "drops the lock.\n\n"
+        "seqcount and seqcount_unchecked do not leak because of a shortcut of the model: their "
+        "page_not_uptodate reads synchronously when the fault was started by get_user_pages, a per-fault "
+        "fact. Morton's proposal does not say where the permission would live; built on the 2006 patch's "
+        "task flag, it would leak like nopage_retry."))
+
+
+def without_regparm() -> Answer:
+    """04, Exercise 4.2: argument bytes pushed on i386 without regparm, before and after the struct."""
+    def calls(after):
+        return [r for r in callchain.chain_table(after) if r["call"] == "call"]
+    before = sum(4 * r["n_args"] for r in calls(False))
+    after = sum(4 * r["n_args"] for r in calls(True))
+    struct = callchain.stack_totals()["i386 regparm(3)"]["struct_bytes"]
+    net = before - after - struct
+    names = ", ".join(r["function"].split(" ")[0] for r in calls(False))
+    rows = (("i386, every argument pushed", "bytes"), ("before, all real calls", str(before)),
+            ("after, one pointer per call", str(after)), ("the struct, once", str(struct)),
+            ("net saving", str(net)))
+    verdict = ("the struct pays for itself, a little" if net > 0
+               else "the struct still costs more than it saves")
+    return Answer(rows, (
+        f"Counting only the real calls ({names}): with every argument on the stack, {verdict}. Without "
+        "regparm each extra argument costs a push at every call, so the more arguments a chain passes "
+        "down, the better one pointer looks; with registers for the first three, most of that cost was "
+        "already gone, which is why the regparm(3) count above showed no saving."))
+
+
+def fast_disk_hides_nothing() -> Answer:
+    """04, Exercise 4.3: pinned_gup under nopage_retry with a very fast disk."""
+    s = run(workloads.pinned_gup(policy="nopage_retry", disk_ms=0.5)).summary()
+    rows = (("at (ms)", "kernel bug"),) + tuple((f"{b['t_us'] / 1000:.4f}", b["bug"]) for b in s["kernel_bugs"])
+    return Answer(rows, (
+        f"{len(s['kernel_bugs'])} kernel bugs, as with the slow disk. The leak happens whenever the nested "
+        "fault finds its page still being read, and the page is always still being read right after the "
+        "read is submitted. A faster disk only makes the bug happen sooner: a bug that depends on a flag's "
+        "scope, not on timing, is not hidden by a faster machine."))
+
+
+# -- 05 Seqcount -------------------------------------------------------------------------------------
+
+def quiet_writer() -> Answer:
+    """05, Exercise 5.1: seqcount with a mapper that thinks 5 ms between syscalls."""
+    (row,) = analysis.seqcount_sweep(mapper_think_us=(5000.0,))
+    rows = (("mapper loops/s", "revalidated", "full retries", "retry fraction"),
+            (f"{row['writer_ops_per_s']:.0f}", str(row["revalidated"]), str(row["full_retries"]),
+             f"{row['retry_fraction']:.3f}"))
+    return Answer(rows, (
+        f"A writer that runs only about {row['writer_ops_per_s']:.0f} times a second still sends "
+        f"{row['retry_fraction']:.0%} of the dropped-lock faults round a full retry. Each disk read lasts "
+        "milliseconds, and any down_write anywhere in the mm during that time moves the counter. The "
+        "chance that a read overlaps some write grows with the read's length and the writer's rate, not "
+        "with whether the writer touched the fault's VMA."))
+
+
+def latent_bug() -> Answer:
+    """05, Exercise 5.2: seqcount_unchecked on threaded_app with the mapper."""
+    s = run(workloads.threaded_app(policy="seqcount_unchecked", until_ms=300)).summary()
+    rows = (("threaded_app, seqcount_unchecked", "value"), ("faults", str(s["faults"]["completed"])),
+            ("kernel bugs", str(len(s["kernel_bugs"]))))
+    return Answer(rows, (
+        f"{len(s['kernel_bugs'])} kernel bugs. The mapper only unmaps its own anonymous page, never the "
+        "file's VMA, so the VMA the unchecked fault keeps using is never stale. The bug needs a munmap of "
+        "that VMA during that read: a test that does not aim at that race passes for ever, which is why "
+        "the notebook builds unmap_during_fault on purpose."))
+
+
+def alone_after_all() -> Answer:
+    """05, Exercise 5.3: one thread, single_user_sync against seqcount."""
+    rows = [("policy", "retries", "revalidated", "held across I/O (ms)")]
+    for p in ("single_user_sync", "seqcount"):
+        r = run(workloads.threaded_app(policy=p, n_readers=1, mapper=False, miss_ratio=0.5, until_ms=300))
+        s = r.summary()
+        rows.append((p, str(s["faults"]["retries"]), str(sum(e[2] == "revalidated" for e in r.events)),
+                     f"{s['mmap_sem']['held_across_io_ms']:.1f}"))
+    return Answer(tuple(rows), (
+        "single_user_sync sees mm_users == 1 and reads synchronously, holding mmap_sem across every read: "
+        "harmless, since no other thread of the process exists to want it. seqcount drops the lock anyway, "
+        "finds the counter unchanged and revalidates, so it too redoes no walk; it pays only the extra "
+        "lock round trip. Alone in its mm, neither retries."))
+
+
+# -- 06 What Linux did -----------------------------------------------------------------------------------
+
+def per_vma_lock_two_thread() -> Answer:
+    """06, Exercise 6.1: how often the reader takes mmap_lock under multi_retry and per_vma_lock."""
+    rows = [("policy", "reader faults", "reader's mmap_lock requests", "per fault", "mapper loops/s")]
+    for p in ("multi_retry", "per_vma_lock"):
+        r = run(workloads.two_thread(policy=p, rwsem="modern", until_ms=300))
+        s = r.summary()
+        last_end = max(f.end_us for f in r.faults if f.end_us is not None)
+        asks = sum(1 for t, task, ev, _ in r.events
+                   if task == "reader" and ev == "start_locking" and t <= last_end)
+        faults = s["faults"]["completed"]
+        rows.append((p, str(faults), str(asks), f"{asks / faults:.1f}", f"{s['threads']['mapper']['ops_per_s']:,.0f}"))
+    return Answer(tuple(rows), (
+        "Under multi_retry each major fault takes mmap_lock twice: once for the first attempt, which drops "
+        "it to wait for the read, and once for the retry. Under per_vma_lock the first attempt runs under "
+        "the file VMA's own lock, but a fault that has to wait for I/O returns RETRY, and the retry goes the "
+        "old way, under mmap_lock: once per major fault.\n\n"
+        "The mapper runs at the same speed under both, because neither holds mmap_lock across the read. "
+        "Per-VMA locks take the minor faults off mmap_lock entirely; a major fault still passes through it "
+        "once, briefly."))
+
+
+def unlimited_vs_multi() -> Answer:
+    """06, Exercise 6.2: retry_unlimited, nopage_retry and multi_retry against fadvise_dos."""
+    rows = [("policy", "finished", "attempts", "held across I/O (ms)")]
+    for p in ("retry_unlimited", "nopage_retry", "multi_retry"):
+        s = run(workloads.fadvise_dos(policy=p, until_ms=50.0)).summary()
+        rows.append((p, "no" if s["faults"]["unfinished"] else "yes", str(s["faults"]["max_attempts"]),
+                     f"{s['mmap_sem']['held_across_io_ms']:.3f}"))
+    return Answer(tuple(rows), (
+        "retry_unlimited drops the lock on every attempt, so the evictor can win every round: the fault is "
+        "still unfinished when the run ends, and it never held the lock across I/O. nopage_retry and "
+        "multi_retry drop it only on the first attempt; the second reads synchronously under the lock "
+        "(held across that one read) and finishes. Linux 5.7 kept Google's 2006 fallback: retry as often "
+        "as you like, but let go of the lock only once."))
+
+
+def modern_rules_alone() -> Answer:
+    """06, Exercise 6.3: threaded_app under sync with the 2.6.18 and the modern rwsem rules."""
+    rows = [("rwsem", "mapper's longest wait (ms)", "fault p99 (ms)", "mapper loops/s", "held across I/O (ms)")]
+    for rules in ("2.6.18", "modern"):
+        s = run(workloads.threaded_app(policy="sync", rwsem=rules, until_ms=300.0)).summary()
+        rows.append((rules, f"{s['syscalls']['wait_ms']['max']:.3f}", f"{s['faults']['latency_ms']['p99']:.3f}",
+                     f"{s['threads']['mapper']['ops_per_s']:.1f}", f"{s['mmap_sem']['held_across_io_ms']:.1f}"))
+    return Answer(tuple(rows), (
+        "The convoy stays. It starts with a reader holding the lock across a disk read while a writer "
+        "waits, and today's rules still make a new reader queue on a lock that readers hold while others "
+        "wait. Stealing and waking readers past writers change who goes next among the waiters, not how "
+        "long the holder sleeps on the disk. Only not holding the lock across I/O (or not taking it at "
+        "all) helps."))

@@ -1,0 +1,72 @@
+"""faultlab.show: the notebooks' helpers return what a student reads."""
+from __future__ import annotations
+
+import faultlab
+from faultlab import show, workloads
+from faultlab.policies import nopage_retry, sync
+
+
+def test_side_by_side_wraps_and_never_shrinks():
+    html = show.side_by_side(sync, (nopage_retry.NopageRetry.fault_begin,)).data
+    assert "flex-wrap:wrap" in html and "white-space:pre-wrap" in html
+    assert "font-size" not in html and "overflow-x" not in html
+    assert "faultlab/policies/sync.py" in html and "def fault_begin" in html
+
+
+def test_wrap_trace_keeps_short_lines_and_wraps_long_ones():
+    short = "       1.000 app        fault_start        page=7"
+    long = "       1.000 app        kernel_bug         what=" + "x " * 60
+    text = show.wrap_trace([short, long], width=80)
+    lines = text.splitlines()
+    assert lines[0] == short and all(len(line) <= 80 for line in lines)
+    assert lines[2].startswith(" " * 39)
+
+
+def test_lock_table_shows_the_convoy():
+    r = faultlab.run(show.three_threads())
+    rows = show.lock_requests(r.events)
+    assert [(task, side) for task, side, _, _ in rows] == [("reader", "read"), ("mapper", "write"), ("hot", "read")]
+    hot = rows[2]
+    assert hot[3] > rows[0][3] + 10_000              # hot waited for the whole read, then the mapper
+    assert show.lock_table(r).splitlines()[0].split()[:2] == ["thread", "side"]
+
+
+def test_one_fault_is_start_to_end():
+    r = faultlab.run(workloads.two_thread(policy="nopage_retry", until_ms=200))
+    lines = show.one_fault(r, "reader", n=2)
+    assert " fault_start " in lines[0] and " fault_end " in lines[-1]
+    assert sum(" fault_start " in line for line in lines) == 1
+
+
+def test_rwsem_schedule_queues_readers_behind_a_writer():
+    t = show.rwsem_demo()
+    b = next(v for k, v in t.items() if k.startswith("B"))
+    assert b == (2.0, 10.5)
+    t = show.rwsem_demo(with_writer=False)
+    assert next(v for k, v in t.items() if k.startswith("B")) == (2.0, 2.0)
+    assert "waits" in show.rwsem_table(t)
+
+
+def test_release_writer_wakes_by_the_rules():
+    holders, waiting = show.release_writer("2.6.18", [("R1", False), ("W2", True), ("R2", False)])
+    assert holders == ["R1"] and waiting == ["W2", "R2"]
+
+
+def test_livelock_edge():
+    assert show.livelock_edge((1, 2, 3, 4), (False, False, True, True)) == (2, 3)
+    assert show.livelock_edge((1, 2), (True, True)) == (None, 1)
+
+
+def test_same_run_tells_a_refactor_from_a_change():
+    assert show.same_run("two_thread", 50.0) == (True, True, show.same_run("two_thread", 50.0)[2])
+    same_summary, same_trace, _ = show.same_run("pinned_gup", 50.0)
+    assert not same_trace
+
+
+def test_tables_of_runs():
+    text = show.dos_table(("retry_unlimited", "sync"), until_ms=5)
+    assert text.splitlines()[1].split()[:3] == ["retry_unlimited", text.splitlines()[1].split()[1], "no"]
+    runs = {p: faultlab.run(workloads.threaded_app(policy=p, mapper=False, until_ms=50)) for p in ("sync", "seqcount")}
+    assert show.dropped_table(runs).splitlines()[2].startswith("sync")
+    c = show.contention(faultlab.run(workloads.threaded_app(policy="sync", until_ms=50)))
+    assert c["mapper_per_s"] > 0 and c["minor_p99_us"] >= c["minor_p50_us"]
