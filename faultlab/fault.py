@@ -14,16 +14,12 @@ by hand (``down_read``/``up_read``): on a retry the callee may already
 have dropped it, so a ``with`` block would release it twice.
 
 What differs between the designs of the story lives in the policy
-(``k.policy``), at the few places the kernel patches touched:
-
-* ``fault_begin``        what do_page_fault arms before the first pass
-                         (a task flag, or flags in a struct);
-* ``page_not_uptodate``  what filemap_nopage does when the page it needs
-                         is locked for I/O: sleep under mmap_sem, or drop it;
-* ``cache_miss``         submitting the read of a missing page, with read-around
-                         or without (under mmap_sem until 5.1);
-* ``before_retry``       what the arch code changes before ``goto retry``;
-* ``do_page_fault``      a policy may take a different lock first (per-VMA).
+(``k.policy``), at the few places the kernel patches touched: the hooks of
+the contract in policies/base.py (what do_page_fault arms before the first
+pass, whether it tries a per-VMA lock first, what filemap_nopage does when
+the page it needs is locked for I/O, how a missing page's read is submitted,
+what the arch code changes before ``goto retry``). The path reads nothing
+else of the policy.
 
 Simplifications: read faults only (no write, COW or ->page_mkwrite path);
 no OOM; one file, one VMA kind with ->nopage (the file), anonymous VMAs
@@ -41,7 +37,7 @@ from .errors import ModelBug
 from .record import FaultRecord, Outcome
 
 
-class VM(str, Enum):
+class VM(Enum):
     """handle_mm_fault's answers (include/linux/mm.h:624-641 in 2.6.18, plus RETRY
     from the 2006 patch, 0x04, and 2.6.37's VM_FAULT_RETRY)."""
 
@@ -92,7 +88,8 @@ def end_fault(k, f, outcome):
 
 
 _NAME = {o: o.value for o in Outcome}
-# the arch code's switch on handle_mm_fault's answer (bad_area gives SIGSEGV before it)
+# the arch code's switch on handle_mm_fault's answer; bad_area's SIGSEGV comes from
+# before it (fault_passes returns it as is). VM and Outcome never compare equal.
 _ARCH_OUTCOME = {VM.MINOR: Outcome.MINOR, VM.MAJOR: Outcome.MAJOR, VM.SIGBUS: Outcome.SIGBUS,
                  Outcome.SIGSEGV: Outcome.SIGSEGV}
 
@@ -101,11 +98,27 @@ _ARCH_OUTCOME = {VM.MINOR: Outcome.MINOR, VM.MAJOR: Outcome.MAJOR, VM.SIGBUS: Ou
 
 def do_page_fault(k, task, address):
     """The arch entry: take mmap_sem for read, find the VMA, handle the fault,
-    and on RETRY go back to find_vma; drop mmap_sem at the end."""
+    and on RETRY go back to find_vma; drop mmap_sem at the end. Since 6.4
+    (do_user_addr_fault) it first tries the fault under the VMA's own lock,
+    when the policy has per-VMA locks, and falls back to mmap_sem (``lock_mmap:``)
+    if that attempt says RETRY."""
     f = new_fault(k, task, address)
     k.policy.fault_begin(k, f)
     yield k.cpu(k.costs.fault_entry_us)
-    yield from down_read(k.mm, task)
+    vma = k.policy.lock_vma_under_rcu(k, f)
+    if vma is not None:
+        f.rec.attempts = 1
+        f.vma = vma
+        f.locked = True
+        yield k.cpu(k.costs.walk_us + k.costs.find_get_page_us)
+        ret = yield from handle_mm_fault(k, f, vma)
+        if ret is not VM.RETRY:
+            vma_end_read(k, f)
+            f.locked = False
+            return (yield from finish_fault(k, f, ret))
+        k.rec.emit(task.name, "retry", attempt=f.rec.attempts)
+        k.policy.vma_lock_retry(k, f)
+    yield from down_read(k.mm, task)                  # lock_mmap:
     f.locked = True
     ret = yield from fault_passes(k, f)
     yield from finish_fault(k, f, ret)
@@ -189,9 +202,7 @@ def do_no_page(k, f, vma):
     if not new_page.uptodate:
         raise ModelBug(f"{f.task.name}: mapping {new_page!r}, which is not uptodate")
     if vma.dead:
-        if not k.policy.injects_bugs:
-            raise ModelBug(f"{f.task.name}: mapping page into {vma!r}, which was unmapped")
-        k.rec.bug(f.task.name, f"mapped page {new_page.index} into unmapped VMA {vma.id} (stale vma pointer)")
+        k.policy.map_into_dead_vma(k, f, vma, new_page)   # a ModelBug unless broken on purpose
         page_cache_release(new_page)
         return VM.MAJOR if f.rec.major else VM.MINOR
     k.mm.ptes[f.address] = new_page                  # the nopage reference now belongs to the pte
@@ -230,11 +241,11 @@ def filemap_nopage(k, f, vma):
             if ret is not None:
                 return ret
             continue
-        if not did_readaround and not (k.policy.tried_skips_hit and f.rec.attempts > 1):
-            ra["mmap_hit"] += 1                      # (a rerun's hit counted until FAULT_FLAG_TRIED, 3.7)
+        if not did_readaround and k.policy.counts_readahead_hit(f):
+            ra["mmap_hit"] += 1
         if not page.uptodate:
-            if k.policy.major_on_locked_page:        # 2.6.18's page_not_uptodate: counts as major;
-                f.rec.major = True                   # since 2.6.37 only a page not in the cache does
+            if k.policy.locked_page_is_major(f):     # 2.6.18's page_not_uptodate counts as major
+                f.rec.major = True
             page = yield from k.policy.page_not_uptodate(k, f, page)
             if page is RETRY_ALL:
                 continue

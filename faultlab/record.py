@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
-class Outcome(str, Enum):
+class Outcome(Enum):
     """How a fault ended (the arch code's switch on handle_mm_fault's answer)."""
 
     MINOR = "MINOR"

@@ -39,12 +39,14 @@ Two sets of rules, chosen with ``Scenario.rwsem``:
       in rwsem_mark_wake for readers.)
 
 Built on SimPy's resource contract: ``request`` is a Put event,
-``release`` a Get event, ``_do_put`` grants one queued request and says
-whether scanning the queue should go on. Unlike SimPy, releasing a lock
-you do not hold raises: that would be a bug in the model. The fault path
-tries ``trylock`` first, as do_page_fault does with down_read_trylock,
-and releases with ``unlock``, which does what a Get event would do
-without allocating one.
+``release`` a Get event. Each rule set is a class (``Rwsem2618``,
+``RwsemModern``; ``RWSem(env, rules=...)`` picks one) that overrides
+SimPy's ``_do_put`` -- what a ``down_read``/``down_write`` gets when it
+arrives -- and the wake hook ``rwsem_wake`` -- what an ``up_read``/``up_write``
+that leaves waiters does. Unlike SimPy, releasing a lock you do not hold
+raises: that would be a bug in the model. The fault path tries ``trylock``
+first, as do_page_fault does with down_read_trylock, and releases with
+``unlock``, which does what a Get event would do without allocating one.
 """
 from __future__ import annotations
 
@@ -79,16 +81,27 @@ class Release(Get):
 
 
 class RWSem(BaseResource):
-    def __init__(self, env, rules: str = "2.6.18", name: str = "mmap_sem", wakeup_us: float = 0.0):
+    """What both rule sets share: the holders, the request/release events, the
+    checks that catch a model bug. ``RWSem(env, rules=...)`` builds the class
+    of those rules (as ``pathlib.Path`` picks its flavour); a rule set is a
+    subclass that overrides SimPy's ``_do_put`` (what a ``down_*`` gets) and
+    the wake hook ``rwsem_wake`` (what an ``up_*`` that leaves waiters does)."""
+
+    rules = ""
+
+    def __new__(cls, env, rules: str = "2.6.18", **kw):
+        if cls is RWSem:
+            cls = RULES[rules]
+        return super().__new__(cls)
+
+    def __init__(self, env, rules: str = "", name: str = "mmap_sem", wakeup_us: float = 0.0):
         super().__init__(env, capacity=float("inf"))
-        self.rules = rules
         self.name = name
         self.wakeup_us = wakeup_us
         self.holders: dict[str, bool] = {}   # task -> holds for write?
         self.max_queue = 0
         self.steals = 0
         self.handoffs = 0
-        self._writer_waking = None           # modern: the head writer, woken, not yet running
 
     # -- the API the fault path uses ------------------------------------
     def request(self, task: str, write: bool) -> Request:
@@ -100,13 +113,7 @@ class RWSem(BaseResource):
     def trylock(self, task: str, write: bool) -> bool:
         """down_read_trylock / down_write_trylock: take the lock now if a new
         arrival would be granted at once, else return False without queueing."""
-        if self.rules == "2.6.18":
-            ok = not self.put_queue and (not self.holders if write else not self.writer_holds)
-        elif write:
-            ok = not self.holders and not self._handoff()
-        else:
-            ok = not self.writer_holds and (not self.put_queue or
-                                            (not self.holders and not self._handoff()))
+        ok = self._may_take(write)
         if ok:
             if task in self.holders:
                 raise ModelBug(f"{self.name}: {task} takes the lock twice")
@@ -121,36 +128,29 @@ class RWSem(BaseResource):
                            f"(holders: {sorted(self.holders)})")
         del self.holders[task]
         if self.put_queue:
-            self._trigger_put(None)
+            self.rwsem_wake()
 
     @property
     def writer_holds(self) -> bool:
         return True in self.holders.values()
 
-    # -- SimPy hooks ----------------------------------------------------
-    def _do_put(self, req: Request):
-        """2.6.18: grant the head if it may go; True means 'look at the next one too'."""
-        if req.write:
-            if self.holders:
-                return False
-            self._grant(req)
-            return False                                  # a writer goes in alone
-        if self.writer_holds:
-            return False
-        self._grant(req)
-        return True                                       # consecutive readers follow
+    # -- what a rule set defines ------------------------------------------
+    def _may_take(self, write: bool) -> bool:
+        """The trylock test: may a new arrival take the lock right now?"""
+        raise NotImplementedError
 
+    def rwsem_wake(self) -> None:
+        """An up_read/up_write left the lock with waiters: wake (or grant) them."""
+        raise NotImplementedError
+
+    # -- SimPy hooks ----------------------------------------------------
     def _do_get(self, rel: Release):
         self.unlock(rel.task)                             # wakes waiters now, as up_read/up_write do
         rel.succeed()
         return True
 
     def _trigger_put(self, get_event):
-        if self.rules == "2.6.18":
-            super()._trigger_put(get_event)               # strict FIFO scan from the head
-        else:
-            self._arrive_modern()
-            self._wake_modern()
+        super()._trigger_put(get_event)
         self.max_queue = max(self.max_queue, len(self.put_queue))
 
     def _grant(self, req: Request) -> None:
@@ -163,17 +163,59 @@ class RWSem(BaseResource):
         req.waited = not req.arriving
         req.succeed()
 
-    # -- modern rules -----------------------------------------------------
+
+class Rwsem2618(RWSem):
+    """lib/rwsem-spinlock.c and lib/rwsem.c, Linux 2.6.18 (see the module docstring)."""
+
+    rules = "2.6.18"
+
+    def _may_take(self, write):
+        return not self.put_queue and (not self.holders if write else not self.writer_holds)
+
+    def _do_put(self, req: Request):
+        """__down_read/__down_write on arrival and __rwsem_do_wake on release alike:
+        grant the head if it may go; True means 'look at the next one too'."""
+        if req.write:
+            if self.holders:
+                return False
+            self._grant(req)
+            return False                                  # a writer goes in alone
+        if self.writer_holds:
+            return False
+        self._grant(req)
+        return True                                       # consecutive readers follow
+
+    def rwsem_wake(self):
+        """__rwsem_do_wake: the FIFO scan from the head, granting as it goes."""
+        self._trigger_put(None)
+
+
+class RwsemModern(RWSem):
+    """kernel/locking/rwsem.c (see the module docstring)."""
+
+    rules = "modern"
+
+    def __init__(self, env, rules="", name="mmap_sem", wakeup_us=0.0):
+        super().__init__(env, rules, name, wakeup_us)
+        self._writer_waking = None           # the head writer, woken, not yet running
+
     def _handoff(self) -> bool:
         """A waiter has queued for RWSEM_WAIT_TIMEOUT: the lock must go to the head next."""
         q = self.put_queue
         return bool(q) and not q[0].arriving and self._env.now - q[0].queued_at >= RWSEM_WAIT_TIMEOUT_US
 
-    def _arrive_modern(self):
+    def _may_take(self, write):
+        if write:
+            return not self.holders and not self._handoff()
+        return not self.writer_holds and (not self.put_queue or
+                                          (not self.holders and not self._handoff()))
+
+    def _do_put(self, req: Request):
+        """down_read/down_write on arrival: the fast path or a steal; a queued
+        waiter is left to rwsem_wake. True means 'look at the next one too'."""
+        if not req.arriving:
+            return True
         q = self.put_queue
-        if not q or not q[-1].arriving:
-            return
-        req = q[-1]
         alone = len(q) == 1
         if req.write:
             ok = not self.holders and (alone or not self._handoff())
@@ -184,11 +226,16 @@ class RWSem(BaseResource):
             # reader-owned lock with others waiting makes the reader queue
             ok = not self.holders and not self._handoff()
         if ok:
-            q.pop()
             self.steals += not alone
             self._grant(req)
+        return False
 
-    def _wake_modern(self):
+    def _trigger_put(self, get_event):
+        BaseResource._trigger_put(self, get_event)        # the arrival, through _do_put
+        self.rwsem_wake()
+        self.max_queue = max(self.max_queue, len(self.put_queue))
+
+    def rwsem_wake(self):
         q = self.put_queue
         if not q or self.writer_holds:
             return
@@ -221,4 +268,7 @@ class RWSem(BaseResource):
             self._grant(w)
             w.running = True                              # it already paid its wake-up
         else:
-            self._wake_modern()                           # stolen; try again when it can
+            self.rwsem_wake()                             # stolen; try again when it can
+
+
+RULES = {cls.rules: cls for cls in (Rwsem2618, RwsemModern)}

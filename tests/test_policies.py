@@ -273,3 +273,57 @@ def test_a_fault_cannot_read_lock_a_vma_whose_writer_is_waiting(trace):
     assert trace.select(r, "B", "map", page=1)
     assert trace.select(r, "C", "fault_end", outcome="SIGSEGV")
     assert trace.select(r, "C", "map") == []
+
+
+# -- the contract (policies/base.py) ---------------------------------------------------
+
+
+def _hooks():
+    from faultlab.policies.base import Policy
+    return {n for n, v in vars(Policy).items() if callable(v) and not n.startswith("_")}
+
+
+def test_the_fault_path_reads_nothing_of_a_policy_but_the_hooks_of_the_contract():
+    """fault.py asks the policy only through the hooks base.py states; a flag or
+    attribute read there would be a second, unwritten contract."""
+    import ast
+    import inspect
+
+    from faultlab import fault
+    from faultlab.policies import base
+    read = {node.attr for node in ast.walk(ast.parse(inspect.getsource(fault)))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "policy"}
+    hooks = _hooks()
+    assert read and read <= hooks, f"fault.py reads {sorted(read - hooks)}, which are not hooks"
+    for name in hooks:                                  # each hook has its line in the contract
+        assert f"    {name}(" in base.__doc__, f"{name} is missing from base.py's contract"
+
+
+def test_every_module_of_the_package_registers_a_policy_and_declares_its_place():
+    """A design is one module: the registry imports every module in policies/ and
+    each one registers a class that says where the story introduces it."""
+    import pathlib
+
+    from faultlab import policies
+    from_modules = {type(p).__module__.rsplit(".", 1)[1] for p in faultlab.POLICIES.values()}
+    assert set(policies.MODULES) == from_modules
+    notebooks = pathlib.Path(__file__).parents[1] / "notebooks"
+    for name, p in faultlab.POLICIES.items():
+        own = vars(type(p))
+        assert {"name", "notebook", "year", "summary", "kernel", "source"} <= own.keys(), name
+        assert (notebooks / f"{p.notebook}.ipynb").exists(), (name, p.notebook)
+        assert p.era in ("2.6.18", "modern"), name
+    order = [(p.notebook, p.year) for p in faultlab.POLICIES.values()]
+    assert order == sorted(order)
+
+
+def test_handle_mm_faults_answers_never_equal_the_arch_codes_outcomes():
+    """VM_FAULT_* codes and the outcome of a fault are different types: a code
+    that reached the arch switch unmapped must not pass for an outcome."""
+    from faultlab.fault import VM
+    from faultlab.record import Outcome
+    for code in VM:
+        for outcome in Outcome:
+            assert code != outcome
+    assert VM.MINOR.value == Outcome.MINOR.value

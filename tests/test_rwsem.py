@@ -312,3 +312,41 @@ def test_2618_immediate_grant_rule_on_random_schedules(plan):
         env.process(task(f"{kind}{i}", at, kind, hold))
     env.run()
     assert [(n, got) for n, got, _ in seen] == [(n, want) for n, _, want in seen]
+
+
+# -- the rule sets are classes on SimPy's hooks -------------------------------------
+
+
+def test_each_rule_set_is_a_class_and_arrivals_go_through_simpys_do_put():
+    """RWSem(env, rules=...) builds the rule set's class; both override SimPy's
+    _do_put, and every down_* of a schedule passes through it (the modern rules
+    included), once on arrival at least."""
+    from faultlab.rwsem import RULES, RwsemModern, Rwsem2618
+    env = simpy.Environment()
+    assert type(RWSem(env, rules="2.6.18")) is Rwsem2618
+    assert type(RWSem(env, rules="modern")) is RwsemModern
+    assert set(RULES) == {"2.6.18", "modern"}
+    for cls in RULES.values():
+        assert "_do_put" in vars(cls) and "rwsem_wake" in vars(cls)
+
+    for cls in RULES.values():
+        seen = []
+
+        class Counting(cls):
+            def _do_put(self, req):
+                seen.append(req.task)
+                return super()._do_put(req)
+
+        env = simpy.Environment()
+        sem = Counting(env, wakeup_us=1.0)
+
+        def task(name, at, write):
+            yield env.timeout(at)
+            yield sem.request(name, write)
+            yield env.timeout(3)
+            sem.release(name)
+
+        for i, (at, w) in enumerate([(0, False), (1, True), (2, False), (2, True)]):
+            env.process(task(f"t{i}", at, w))
+        env.run()
+        assert {"t0", "t1", "t2", "t3"} <= set(seen), cls

@@ -9,11 +9,20 @@
     single_user_sync    Morton's "simple way": synchronous when the mm has one user
     vm_fault_retry      Linux 2.6.37: FAULT_FLAG_ALLOW_RETRY, lock_page_or_retry, once
     multi_retry         Linux 5.7 (+5.1): retry any number of times, drop the lock only the first
-    per_vma_lock        Linux 6.7: file read faults under a per-VMA lock
+    per_vma_lock        Linux 6.8: file read faults under a per-VMA lock
+
+Every module of this package is imported here, and each registers its
+class with ``@register``: a new design is a new module, nothing else. The
+registry lists the designs in the order the notebooks introduce them
+(``notebook``, then ``year``, then name). What a policy may override is
+the contract in base.py.
 
 Read two side by side with ``inspect.getsource(type(POLICIES["sync"]))``.
 """
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 POLICIES: dict = {}
 
@@ -33,5 +42,14 @@ def get_policy(name: str):
         raise ValueError(f"policy: unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
 
 
-from . import (sync, nopage_retry, retry_unlimited, pagefault_args, seqcount,  # noqa: E402,F401
-               seqcount_unchecked, single_user_sync, vm_fault_retry, multi_retry, per_vma_lock)
+def _story_order(policy) -> tuple:
+    return (policy.notebook, policy.year, policy.name)
+
+
+MODULES = tuple(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+for _module in MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+_ordered = sorted(POLICIES.items(), key=lambda item: _story_order(item[1]))
+POLICIES.clear()
+POLICIES.update(_ordered)
+del _module, _ordered

@@ -1,27 +1,56 @@
-"""What every policy is: a few hooks into the shared fault path (fault.py).
+"""The policy contract: what a design may change in the shared fault path.
 
 A policy is one design from the story. It changes only what the kernel
-patch for that design changed; everything else is the 2.6.18 fault path.
-The defaults below *are* 2.6.18: no per-fault state, read-around
-submitted under mmap_sem, nothing to change before a retry.
+patch for that design changed; everything else is the 2.6.18 fault path
+(fault.py), which calls the hooks below and reads nothing else of the
+policy. The defaults *are* 2.6.18: no per-fault state, no per-VMA lock,
+read-around submitted under mmap_sem, the page found under read counted as
+major, nothing to change before a retry.
+
+The hooks, each with its contract (``k`` the Kernel, ``f`` the fault.Fault):
+
+    fault_begin(k, f)              arm the fault before its first pass (a task flag, per-fault flags)
+    gup_begin(k, f)                arm a fault get_user_pages makes for a caller that holds mmap_sem
+    fault_end(k, f)                disarm after the last pass
+    lock_vma_under_rcu(k, f)       the VMA, read-locked without mmap_sem, or None to take mmap_sem
+    vma_lock_retry(k, f)           what the arch code changes when the per-VMA attempt said RETRY
+    before_retry(k, f)             what the arch code changes before ``goto retry``
+    cache_miss(k, f, pgoff, ra)    (generator) submit the read of a missing page; None or a NOPAGE code
+    page_not_uptodate(k, f, page)  (generator) the page is under read: the page, RETRY_ALL or NOPAGE_RETRY
+    locked_page_is_major(f)        does finding the page under another read make the fault major?
+    counts_readahead_hit(f)        does this pass's cache hit count against mmap_miss (file->f_ra)?
+    map_into_dead_vma(k, f, vma, page)  do_no_page found its VMA unmapped: raise ModelBug, or record the bug
+
+And what a policy declares about itself (read by tables, the CLI, the
+explorers and the run's defaults, never by the fault path):
+
+    name      the registry name
+    kernel    the kernel (or patch) it follows
+    source    where to read it: mail Message-ID, commit, file
+    summary   one line for tables and the CLI
+    era       "2.6.18" or "modern": whose rwsem rules a run uses unless the scenario picks
+    notebook  the notebook that introduces it; with ``year`` it orders the registry
+    year      when the design was proposed or merged
+    injects_bugs  True only for a variant that is broken on purpose
+
+A new policy is one module in this package with one ``@register`` class;
+the registry finds it (policies/__init__.py imports every module).
 """
 from __future__ import annotations
 
 from .. import fault
+from ..errors import ModelBug
 
 
 class Policy:
-    name = ""            # registry name
-    kernel = ""          # the kernel (or patch) it follows
-    source = ""          # where to read it: mail Message-ID, commit, file
-    summary = ""         # one line for tables and the CLI
-    injects_bugs = False  # True only for a variant that is broken on purpose
-    tried_skips_hit = False  # a rerun's cache hit is not counted as a read-ahead hit (TRIED, 3.7+)
-    major_on_locked_page = True  # finding the page under another read counts as major (until 2.6.37)
-
-    def do_page_fault(self, k, task, address):
-        """The arch entry; per-VMA locking overrides it."""
-        return fault.do_page_fault(k, task, address)
+    name = ""
+    kernel = ""
+    source = ""
+    summary = ""
+    era = "2.6.18"
+    notebook = ""
+    year = 0
+    injects_bugs = False
 
     def fault_begin(self, k, f):
         """Arm the fault before its first pass (a task flag, or per-fault flags)."""
@@ -31,6 +60,15 @@ class Policy:
 
     def fault_end(self, k, f):
         """Disarm after the last pass."""
+
+    def lock_vma_under_rcu(self, k, f):
+        """Find and read-lock the VMA without mmap_sem; None: take mmap_sem
+        (no per-VMA locks before 6.4)."""
+        return None
+
+    def vma_lock_retry(self, k, f):
+        """The per-VMA attempt returned RETRY: what the arch code changes
+        before it falls back to mmap_sem (``lock_mmap:``)."""
 
     def before_retry(self, k, f):
         """What the arch code changes before ``goto retry``."""
@@ -47,6 +85,24 @@ class Policy:
         """The page is in the cache but its read is in flight. Return the page
         (referenced, uptodate), RETRY_ALL, or NOPAGE_RETRY."""
         raise NotImplementedError
+
+    def locked_page_is_major(self, f) -> bool:
+        """2.6.18's page_not_uptodate: a page found under another read makes the
+        fault major (until 2.6.37, which counts only a page not in the cache)."""
+        return True
+
+    def counts_readahead_hit(self, f) -> bool:
+        """2.6.18 counts every cache hit against mmap_miss, a rerun's too (3.7's
+        FAULT_FLAG_TRIED stopped counting the rerun's)."""
+        return True
+
+    def map_into_dead_vma(self, k, f, vma, page):
+        """do_no_page is about to map ``page`` through a VMA that munmap removed:
+        for a correct design that is a bug in the model (raise); a design broken
+        on purpose (``injects_bugs``) records it as the kernel bug it would be."""
+        if not self.injects_bugs:
+            raise ModelBug(f"{f.task.name}: mapping page into {vma!r}, which was unmapped")
+        k.rec.bug(f.task.name, f"mapped page {page.index} into unmapped VMA {vma.id} (stale vma pointer)")
 
     def __repr__(self):
         return f"<policy {self.name}: {self.summary}>"

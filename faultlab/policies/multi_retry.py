@@ -40,11 +40,21 @@ class MultiRetry(Policy):
     kernel = "5.7 (and 5.1)"
     source = "4064b9827063; 6b4c9f446981 (mm/filemap.c maybe_unlock_mmap_for_io)"
     summary = "retry without limit, but only the first attempt drops mmap_sem"
-    tried_skips_hit = True
-    major_on_locked_page = False
+    era = "modern"
+    notebook = "06_what_linux_did"
+    year = 2020
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)
+
+    def locked_page_is_major(self, f) -> bool:
+        return False                               # since 2.6.37: only a page not in the cache
+
+    def counts_readahead_hit(self, f) -> bool:
+        """A rerun's hit does not count (3.7+, FAULT_FLAG_TRIED). The model keys
+        it on the pass number, which is the same except after a per-VMA attempt
+        that was not major (per_vma_lock)."""
+        return f.rec.attempts <= 1
 
     def gup_begin(self, k, f):
         f.args = PagefaultArgs(flags=0)

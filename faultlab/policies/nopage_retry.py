@@ -32,6 +32,8 @@ class NopageRetry(Policy):
     kernel = "2.6.18 + Google's patch (2006)"
     source = "<45107ECE.5040603@google.com>; <20060915001151.75f9a71b.akpm@osdl.org>"
     summary = "drop mmap_sem, wait for the page, retake it, rerun the fault once"
+    notebook = "02_nopage_retry"
+    year = 2006
     once = True
 
     def fault_begin(self, k, f):

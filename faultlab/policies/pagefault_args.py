@@ -43,6 +43,8 @@ class PagefaultArgsPolicy(NopageRetry):
     kernel = "2.6.18 + Morton's struct pagefault_args (proposal)"
     source = "<20060915001151.75f9a71b.akpm@osdl.org>; later struct vm_fault (d0217ac04ca6)"
     summary = "nopage_retry with per-fault flags in a struct passed down the path"
+    notebook = "04_pagefault_args"
+    year = 2006
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=ALLOW_RETRY)    # do_page_fault fills in the struct

@@ -17,9 +17,6 @@ pass keeps mmap_lock. The model follows 6.8.
 A writer changing some *other* VMA (the mapper's mmap/munmap) takes
 mmap_lock for write but never meets these faults: that is the point.
 """
-from ..fault import fault_passes, finish_fault, handle_mm_fault, new_fault, vma_end_read
-from ..fault import VM
-from ..mm import down_read
 from . import register
 from .multi_retry import MultiRetry
 from .vm_fault_retry import FAULT_FLAG_TRIED
@@ -45,26 +42,13 @@ class PerVmaLock(MultiRetry):
     kernel = "6.8"
     source = "<20230227173632.3292573-1-surenb@google.com>; 12214eba1992; 46e714c729c8"
     summary = "fault under the VMA's own lock; fall back to mmap_lock on retry"
+    era = "modern"
+    notebook = "06_what_linux_did"
+    year = 2023
 
-    def do_page_fault(self, k, task, address):
-        f = new_fault(k, task, address)
-        self.fault_begin(k, f)
-        yield k.cpu(k.costs.fault_entry_us)
-        vma = lock_vma_under_rcu(k, f)
-        if vma is not None:
-            f.rec.attempts = 1
-            f.vma = vma
-            f.locked = True
-            yield k.cpu(k.costs.walk_us + k.costs.find_get_page_us)
-            ret = yield from handle_mm_fault(k, f, vma)
-            if ret is not VM.RETRY:
-                vma_end_read(k, f)
-                f.locked = False
-                return (yield from finish_fault(k, f, ret))
-            k.rec.emit(task.name, "retry", attempt=f.rec.attempts)
-            if f.rec.major:
-                f.args.flags |= FAULT_FLAG_TRIED
-        yield from down_read(k.mm, task)           # lock_mmap: the old path
-        f.locked = True
-        ret = yield from fault_passes(k, f)
-        yield from finish_fault(k, f, ret)
+    def lock_vma_under_rcu(self, k, f):
+        return lock_vma_under_rcu(k, f)
+
+    def vma_lock_retry(self, k, f):
+        if f.rec.major:                            # 46e714c729c8: a major attempt makes the
+            f.args.flags |= FAULT_FLAG_TRIED       # mmap_lock pass keep the lock

@@ -17,4 +17,6 @@ class RetryUnlimited(NopageRetry):
     kernel = "2.6.18 + NOPAGE_RETRY, every time"
     source = "<20060920105317.7c3eb5f4.akpm@osdl.org> (the livelock)"
     summary = "like nopage_retry, but the flag is never cleared: retry every time"
+    notebook = "03_livelock"
+    year = 2006
     once = False

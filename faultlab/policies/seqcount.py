@@ -25,6 +25,8 @@ class Seqcount(Policy):
     kernel = "2.6.18 + Morton's mm sequence counter (proposal)"
     source = "<20060915001151.75f9a71b.akpm@osdl.org>"
     summary = "drop mmap_sem, wait, retake it; carry on if mm->seq is unchanged, else rerun"
+    notebook = "05_seqcount"
+    year = 2006
     check = True
 
     def page_not_uptodate(self, k, f, page):

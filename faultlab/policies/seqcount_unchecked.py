@@ -16,5 +16,7 @@ class SeqcountUnchecked(Seqcount):
     kernel = "a broken variant, for teaching"
     source = "seqcount without its check"
     summary = "seqcount that never looks at the counter (maps into stale VMAs)"
+    notebook = "05_seqcount"
+    year = 2006
     check = False
     injects_bugs = True

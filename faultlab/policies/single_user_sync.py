@@ -20,6 +20,8 @@ class SingleUserSync(NopageRetry):
     kernel = "2.6.18 + Morton's simple way (proposal)"
     source = "<20060915001151.75f9a71b.akpm@osdl.org>"
     summary = "synchronous when the mm has one user, retry once otherwise"
+    notebook = "05_seqcount"
+    year = 2006
 
     def fault_begin(self, k, f):
         if k.mm.users > 1:

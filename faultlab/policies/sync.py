@@ -19,6 +19,8 @@ class Sync(Policy):
     kernel = "2.6.18"
     source = "mm/filemap.c:1357 filemap_nopage (page_not_uptodate: lock_page)"
     summary = "mmap_sem held for read across the disk wait"
+    notebook = "01_baseline"
+    year = 2006
 
     def page_not_uptodate(self, k, f, page):
         # lock_page sleeps until the read completes, mmap_sem still held

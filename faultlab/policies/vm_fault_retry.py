@@ -38,10 +38,14 @@ class VmFaultRetry(Policy):
     kernel = "2.6.37"
     source = "d065bd810b6d (mm/filemap.c lock_page_or_retry, arch/x86/mm/fault.c)"
     summary = "drop mmap_sem and wait in lock_page_or_retry; the arch code retakes it; once"
-    major_on_locked_page = False
+    notebook = "06_what_linux_did"
+    year = 2010
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)
+
+    def locked_page_is_major(self, f) -> bool:
+        return False                              # waiting for someone else's read is minor
 
     def gup_begin(self, k, f):
         f.args = PagefaultArgs(flags=0)           # the get_user_pages callers modelled here pass no retry flag

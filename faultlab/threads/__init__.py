@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ..fault import get_user_pages
+from ..fault import do_page_fault, get_user_pages
 from ..mm import FILE_BASE, down_read, holds, up_read
 from ..schema import at_least, refuse
 
@@ -129,7 +129,7 @@ def touch(k, task, page, via="fault"):
         return ()
     if via == "gup":
         return access_process_vm(k, task, address)
-    return k.policy.do_page_fault(k, task, address)
+    return do_page_fault(k, task, address)
 
 
 def access_process_vm(k, task, address):

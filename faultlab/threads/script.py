@@ -5,6 +5,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from ..fault import do_page_fault
 from ..mm import DRIVER_BASE
 from ..schema import refuse
 from ..syscalls import sys_mmap_anon, sys_mmap_file, sys_mprotect_anon, sys_munmap_anon, sys_munmap_file
@@ -24,7 +25,7 @@ def _gup(k, task, page):
 
 
 def _touch_pinned(k, task, page):
-    yield from k.policy.do_page_fault(k, task, DRIVER_BASE + page)
+    yield from do_page_fault(k, task, DRIVER_BASE + page)
 
 
 def _map_driver(k, page):
