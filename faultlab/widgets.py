@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
 
 from . import plots
+from .kernel_lab import twin
 from .policies import POLICIES
 from .sim import run
 from .workloads import PRESETS, get_preset
@@ -465,3 +466,60 @@ def answer_html(answer) -> str:
                  + "".join(f"<tr>{line}</tr>" for line in lines) + "</table>")
     prose = "".join(_paragraph_html(p) for p in text.split("\n\n") if p.strip())
     return f"<div class='faultlab-answer' style='max-width:60em'>{table}{prose}</div>"
+
+
+class TwinExplorer(Explorer):
+    """The kernel lab's twin (faultlab.kernel_lab.twin) with other inputs, beside the measured run."""
+
+    title = "The twin: the kernel lab, replayed in the model"
+    intro = ("Top: what the kernel did (measured). Bottom: the model's twin, built from the "
+             "run's own numbers. Change the delay, the fault design or the lock rules and "
+             "see what the twin predicts; the measured run stays as it was.")
+
+    def __init__(self, runs, run_now=True, **values):
+        if not runs:
+            raise ValueError("runs: need at least one kernel-lab run (path -> LabResult)")
+        self.runs = dict(runs)
+        super().__init__(run_now=run_now, **values)
+
+    def make_controls(self):
+        paths = list(self.runs)
+        first = "procmem" if "procmem" in paths else paths[0]
+        delay = float(self.runs[first].delay_ms)
+        return {"path": dropdown(paths, first, "reader's access"),
+                "delay_ms": slider(delay, 10.0, 1000.0, 10.0, "twin's disk delay (ms)"),
+                "policy": dropdown(twin.TWIN_POLICIES, "per_vma_lock", "fault design"),
+                "rwsem": dropdown(("modern", "2.6.18"), "modern", "rw-semaphore rules")}
+
+    def params(self):
+        return {k: c.value for k, c in self.controls.items()}
+
+    def scenario(self):
+        p = self.params()
+        s = twin.twin_scenario(self.runs[p["path"]], delay_ms=p["delay_ms"])
+        return dataclasses.replace(s, policy=p["policy"], rwsem=p["rwsem"])
+
+    def derive(self, result, summary):
+        lab = self.runs[self.params()["path"]]
+        meas, pred = twin.measured(lab), twin.predicted(result)
+        return {"measured": meas, "predicted": pred}
+
+    def summary_rows(self, summary):
+        rows = []
+        for key, label in (("writer_max_wait_ms", "mapper's longest call (ms)"),
+                           ("reader3_max_wait_ms", "reader3's longest call (ms)"),
+                           ("fault_ms", "reader's slow access (ms)"),
+                           ("writer_calls_during_io", "mapper calls during the read")):
+            if summary["explorer"]["predicted"].get(key) is None:
+                continue
+            rows += [(f"measured: {label}", f"explorer.measured.{key}"),
+                     (f"twin: {label}", f"explorer.predicted.{key}")]
+        return rows
+
+    def figure(self, result):
+        return twin.side_by_side(self.runs[self.params()["path"]], result)
+
+    def call_text(self, params):
+        return (f"faultlab.run(dataclasses.replace(twin.twin_scenario(runs[{params['path']!r}], "
+                f"delay_ms={params['delay_ms']:g}), policy={params['policy']!r}, "
+                f"rwsem={params['rwsem']!r}))")

@@ -39,6 +39,7 @@ import shutil
 import sys
 import threading
 
+from . import experiment, slowfs
 from .errors import LabError, LabTimeout, LabUnavailable
 from .result import LabResult
 from .recorded import load_recorded, record
@@ -112,7 +113,7 @@ def measure(path: str = "fault", delay_ms: int = 300, third_reader=False,
             duration_ms: int | None = None, *, tracepoints="auto",
             warmup_ms: int = 50, tail_ms: int = 50, gap_us: int = 1000,
             timeout_s: float = 10.0, mountpoint: str | None = None,
-            heartbeat: bool = False, _libc=None, _inject: str | None = None) -> LabResult:
+            heartbeat: bool = False) -> LabResult:
     """Run the experiment once on this machine and return a :class:`LabResult`.
 
     path         "fault" (ordinary access to the mapping) or "procmem"
@@ -130,11 +131,13 @@ def measure(path: str = "fault", delay_ms: int = 300, third_reader=False,
     mountpoint   an empty directory for the FUSE mount (default: a temp dir)
     heartbeat    also run a pure-Python counter thread (``result.heartbeat``)
 
+    ``path="fault"`` reads through a guarded load (loops.c, built on first
+    use): if the FUSE server dies under the fault, the run ends with a
+    LabError instead of the SIGBUS the kernel sends.
+
     Raises ValueError for bad input, LabUnavailable when this machine cannot
     run it, LabTimeout / LabError when a run fails; nothing stays mounted.
     """
-    from . import experiment, slowfs
-
     if path not in PATHS:
         raise ValueError(f"path: must be one of {PATHS}, got {path!r}")
     _int_in("delay_ms", delay_ms, *DELAY_RANGE_MS)
@@ -156,20 +159,14 @@ def measure(path: str = "fault", delay_ms: int = 300, third_reader=False,
         raise ValueError(f"timeout_s: must be a number in (0, 600], got {timeout_s!r}")
     if mountpoint is not None:
         slowfs.check_mountpoint(os.fspath(mountpoint))
-    if _inject is not None and _inject not in experiment.INJECT:
-        raise ValueError(f"_inject: must be one of {experiment.INJECT}, got {_inject!r}")
-    if _inject == "kill_helper_during_access" and path == "fault":
-        raise ValueError("_inject: killing the FUSE helper under an ordinary fault "
-                         "would deliver SIGBUS to this process; use path='procmem'")
     ok, reason = available()
     if not ok:
         raise LabUnavailable(reason)
     plan = experiment.Plan(path=path, delay_ms=delay_ms, third=third_reader,
                            duration_ms=duration_ms, warmup_ms=warmup_ms, tail_ms=tail_ms,
                            gap_us=gap_us, timeout_s=float(timeout_s), tracepoints=tracepoints,
-                           heartbeat=heartbeat, libc=_libc,
-                           mountpoint=None if mountpoint is None else os.fspath(mountpoint),
-                           inject=_inject)
+                           heartbeat=heartbeat,
+                           mountpoint=None if mountpoint is None else os.fspath(mountpoint))
     if not _RUN_LOCK.acquire(timeout=timeout_s):
         raise LabError("measure: another measurement is still running in this process")
     try:

@@ -51,12 +51,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import tracefs
+from . import native, tracefs
 from .errors import LabError, LabTimeout, LabUnavailable
 from .libc import (MADV_WILLNEED, MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PAGE_SIZE,
                    PROT_READ, PROT_WRITE, Libc, monotonic_ns)
 from .result import LabResult
-from .slowfs import SlowMount
+from .slowfs import SlowMount, page_bytes
 
 THIRD_KINDS = ("mincore", "madvise", "procmem")
 INJECT = ("raise_after_mount", "kill_helper_during_access", "stop_helper_during_access",
@@ -80,8 +80,26 @@ class Plan:
     tracepoints: bool | str = "auto"
     heartbeat: bool = False
     mountpoint: str | None = None
-    libc: Libc | None = None
-    inject: str | None = None
+
+
+# -- the test seam -------------------------------------------------------------------
+# Tests make a run fail on purpose, or swap the libc, through this context
+# manager; measure()'s signature knows nothing about it.
+_SEAM = {"inject": None, "libc": None}
+
+
+@contextlib.contextmanager
+def injected(inject: str | None = None, libc: Libc | None = None):
+    """For tests: runs inside the ``with`` get ``inject`` (one of :data:`INJECT`)
+    and use ``libc`` instead of :meth:`Libc.gil_releasing`."""
+    if inject is not None and inject not in INJECT:
+        raise ValueError(f"inject: must be one of {INJECT}, got {inject!r}")
+    old = dict(_SEAM)
+    _SEAM.update(inject=inject, libc=libc)
+    try:
+        yield
+    finally:
+        _SEAM.update(old)
 
 
 class _Lane(threading.Thread):
@@ -111,39 +129,67 @@ def _oserror(what: str) -> OSError:
     return OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def run(plan: Plan) -> LabResult:
-    L = plan.libc or Libc.gil_releasing()
-    now = monotonic_ns
-    go, abort, stop, accessing = (threading.Event() for _ in range(4))
-    mount = SlowMount(plan.delay_ms, plan.mountpoint)
-    st = {"fd": -1, "memfd": -1, "addr": None, "anon": None, "trace": None}
-    lanes: list[_Lane] = []
-    beats: list[int] = []
-    old_switch = sys.getswitchinterval()
-    failed = True
-    try:
-        mount.start()
-        if plan.inject == "raise_after_mount":
+class _Run:
+    """One measurement, step by step; :meth:`cleanup` undoes whatever was done."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.inject = _SEAM["inject"]
+        self.L = _SEAM["libc"] or Libc.gil_releasing()
+        self.loops = native.load() if plan.path == "fault" else None
+        self.go, self.abort, self.stop, self.accessing = (threading.Event() for _ in range(4))
+        self.mount = SlowMount(plan.delay_ms, plan.mountpoint)
+        self.st = {"fd": -1, "memfd": -1, "addr": None, "anon": None, "trace": None,
+                   "guard": False}
+        self.lanes: list[_Lane] = []
+        self.names: dict = {}
+        self.beats: list[int] = []
+        self.reader_info: dict = {}
+        self.old_switch = sys.getswitchinterval()
+        self.note = ""
+        self.records: list = []
+        self.reads: list = []
+        self.t0_ns = 0
+
+    # 1. the slow file, mapped; the page checked not to be in memory
+    def mount_and_map(self) -> None:
+        self.mount.start()
+        if self.inject == "raise_after_mount":
             raise LabError("injected failure after mount")
-        st["fd"] = os.open(mount.file_path, os.O_RDONLY)
-        st["addr"] = addr = L.map_file(st["fd"], PAGE_SIZE)
-        resident_before = L.resident(addr)[0]
-        if resident_before:
+        st, L = self.st, self.L
+        st["fd"] = os.open(self.mount.file_path, os.O_RDONLY)
+        st["addr"] = L.map_file(st["fd"], PAGE_SIZE)
+        self.resident_before = L.resident(st["addr"])[0]
+        if self.resident_before:
             raise LabError("slow page: already resident before the access, "
                            "so it would not be a major fault")
         try:
-            st["memfd"] = memfd = os.open("/proc/self/mem", os.O_RDONLY)
+            st["memfd"] = os.open("/proc/self/mem", os.O_RDONLY)
         except OSError as e:
             raise LabUnavailable(f"/proc/self/mem: cannot open ({e.strerror})") from None
-        st["anon"] = anon = L.map_anon(PAGE_SIZE, touch=True)
+        st["anon"] = L.map_anon(PAGE_SIZE, touch=True)
+        if self.loops is not None:
+            # an ordinary fault on a file whose server died raises SIGBUS: the
+            # guard (loops.c) turns it into an error return for the reader
+            if self.loops.fl_guard_install() != 0:
+                raise LabError("cannot install the SIGBUS guard for the fault path")
+            st["guard"] = True
+
+    # 2. the threads' bodies
+    def make_lanes(self) -> None:
+        plan, L, st, now = self.plan, self.L, self.st, monotonic_ns
+        addr, memfd, anon = st["addr"], st["memfd"], st["anon"]
         buf = (ctypes.c_char * NBYTES)()
         buf3 = (ctypes.c_char * 8)()
         vec = (ctypes.c_ubyte * 1)()
-        reader_info: dict = {}
+        info, stop, abort, accessing = self.reader_info, self.stop, self.abort, self.accessing
 
         if plan.path == "fault":
+            guarded = self.loops.fl_guarded_read
+
             def access():
-                L.memcpy(buf, addr, NBYTES)
+                if guarded(addr, buf, NBYTES) != 0:
+                    raise LabError("the access raised SIGBUS: the FUSE server stopped answering")
                 return NBYTES
         else:
             def access():
@@ -156,11 +202,11 @@ def run(plan: Plan) -> LabResult:
             accessing.set()
             t0 = now(); r = access(); t1 = now()
             err = ctypes.get_errno()
-            reader_info["major"] = resource.getrusage(resource.RUSAGE_THREAD).ru_majflt - ru0
+            info["major"] = resource.getrusage(resource.RUSAGE_THREAD).ru_majflt - ru0
             lane.ops.append(("slow_access", t0, t1))
             if r != NBYTES:
                 raise OSError(err, f"reading /proc/self/mem at {addr:#x}: {os.strerror(err)}")
-            reader_info["data"] = bytes(buf)
+            info["data"] = bytes(buf)
             for _ in range(WARM_ACCESSES):      # the page is resident now: no I/O
                 t0 = now(); access(); t1 = now()
                 lane.ops.append(("warm_access", t0, t1))
@@ -193,56 +239,74 @@ def run(plan: Plan) -> LabResult:
                 if gap:
                     time.sleep(gap)
 
-        lanes = [_Lane("reader", reader, go, abort), _Lane("mapper", mapper, go, abort)]
+        self.lanes = [_Lane("reader", reader, self.go, abort),
+                      _Lane("mapper", mapper, self.go, abort)]
         if plan.third:
-            lanes.append(_Lane("reader3", reader3, go, abort))
+            self.lanes.append(_Lane("reader3", reader3, self.go, abort))
 
-        def beat():
-            if not go.wait(START_TIMEOUT_S * 2):
-                return
-            n = 0
-            while not stop.is_set():
-                n += 1
-                if not n & 0xFF:
-                    beats.append(now())
-
-        for lane in lanes:
+    # 3. threads started and named; tracing on; the heartbeat
+    def start_threads(self) -> None:
+        for lane in self.lanes:
             lane.start()
-        for lane in lanes:
+        for lane in self.lanes:
             if not lane.ready.wait(START_TIMEOUT_S):
                 raise LabTimeout(f"thread {lane.lane}: did not start within {START_TIMEOUT_S} s")
-        names = {lane.tid: lane.lane for lane in lanes}
-        note = _start_trace(plan, st, names)
-        if plan.heartbeat:
-            threading.Thread(target=beat, name="faultlab-heartbeat", daemon=True).start()
+        self.names = {lane.tid: lane.lane for lane in self.lanes}
+        self.note = _start_trace(self.plan, self.st, self.names)
+        if self.plan.heartbeat:
+            threading.Thread(target=self._beat, name="faultlab-heartbeat", daemon=True).start()
 
+    def _beat(self) -> None:
+        """A pure-Python counter: its ticks show whether Python threads ran meanwhile."""
+        if not self.go.wait(START_TIMEOUT_S * 2):
+            return
+        n, now = 0, monotonic_ns
+        while not self.stop.is_set():
+            n += 1
+            if not n & 0xFF:
+                self.beats.append(now())
+
+    # 4. go; the injected failure, if a test asked for one
+    def let_go(self) -> None:
         sys.setswitchinterval(0.0005)
-        t0_ns = now()
-        go.set()
-        access_timeout = plan.warmup_ms / 1000 + 2 * plan.delay_ms / 1000 + plan.timeout_s
-        if plan.inject in INJECT[1:]:
-            accessing.wait(access_timeout)
-            time.sleep(plan.delay_ms / 3000.0)
-            if plan.inject == "interrupt_during_access":
+        self.t0_ns = monotonic_ns()
+        self.go.set()
+        if self.inject in INJECT[1:]:
+            self.accessing.wait(self._access_timeout())
+            time.sleep(self.plan.delay_ms / 3000.0)
+            if self.inject == "interrupt_during_access":
                 raise KeyboardInterrupt
-            if plan.inject == "stop_helper_during_access":
-                mount.stop_helper()
+            if self.inject == "stop_helper_during_access":
+                self.mount.stop_helper()
             else:
-                mount.kill_helper()
-        reader_lane = lanes[0]
-        if not reader_lane.done.wait(access_timeout):
-            raise LabTimeout(f"reader: the access did not finish within {access_timeout:.1f} s "
-                             f"(delay_ms={plan.delay_ms}); aborted")
-        if reader_lane.error is not None:
-            extra = "" if mount.alive() else f" (FUSE helper exited, code {mount.proc.returncode})"
-            raise LabError(f"reader: {reader_lane.error}{extra}")
+                self.mount.kill_helper()
+
+    def _access_timeout(self) -> float:
+        p = self.plan
+        return p.warmup_ms / 1000 + 2 * p.delay_ms / 1000 + p.timeout_s
+
+    # 5. the reader's slow access ends (or the run fails)
+    def wait_for_access(self) -> None:
+        reader = self.lanes[0]
+        timeout = self._access_timeout()
+        if not reader.done.wait(timeout):
+            raise LabTimeout(f"reader: the access did not finish within {timeout:.1f} s "
+                             f"(delay_ms={self.plan.delay_ms}); aborted")
+        if reader.error is not None:
+            extra = "" if self.mount.alive() else \
+                f" (FUSE helper exited, code {self.mount.proc.returncode})"
+            raise LabError(f"reader: {reader.error}{extra}")
+
+    # 6. the loops run on for their tail, then stop
+    def stop_loops(self) -> None:
+        plan, lanes, now = self.plan, self.lanes, monotonic_ns
         if plan.duration_ms is not None:
-            end_ns = t0_ns + plan.duration_ms * 1_000_000
+            end_ns = self.t0_ns + plan.duration_ms * 1_000_000
         else:
-            end_ns = reader_lane.ops[-1][2] + plan.tail_ms * 1_000_000
-        while now() < end_ns and not any(l.done.is_set() for l in lanes[1:]):
+            end_ns = lanes[0].ops[-1][2] + plan.tail_ms * 1_000_000
+        while now() < end_ns and not any(lane.done.is_set() for lane in lanes[1:]):
             time.sleep(min(0.01, max(0.0, (end_ns - now()) / 1e9)))
-        stop.set()
+        self.stop.set()
         for lane in lanes:
             lane.join(JOIN_TIMEOUT_S)
             if lane.is_alive():
@@ -250,24 +314,42 @@ def run(plan: Plan) -> LabResult:
                                  "after stop; aborted")
             if lane.error is not None:
                 raise LabError(f"{lane.lane}: {lane.error}")
-        records = st["trace"].stop() if st["trace"] else []
-        reads = mount.reads()
-        if reader_info.get("data") != _expected(NBYTES):
+
+    # 7. what the kernel and the server recorded; the bytes checked
+    def collect(self) -> None:
+        self.records = self.st["trace"].stop() if self.st["trace"] else []
+        self.reads = self.mount.reads()
+        if self.reader_info.get("data") != page_bytes(PAGE_SIZE)[:NBYTES]:
             raise LabError("reader: the bytes read do not match the slow file's content")
+
+    def result(self) -> LabResult:
+        return _build(self.plan, self.lanes, self.names, self.t0_ns, self.records, self.reads,
+                      self.note, self.resident_before, self.reader_info.get("major"), self.beats)
+
+    def cleanup(self, failed: bool) -> None:
+        _cleanup(self.plan, self.L, self.mount, self.st, self.lanes,
+                 (self.go, self.abort, self.stop), self.old_switch, failed, self.loops)
+
+
+def run(plan: Plan) -> LabResult:
+    """Run one measurement: the steps of :class:`_Run` in order, cleanup on every exit."""
+    r = _Run(plan)
+    failed = True
+    try:
+        r.mount_and_map()
+        r.make_lanes()
+        r.start_threads()
+        r.let_go()
+        r.wait_for_access()
+        r.stop_loops()
+        r.collect()
         failed = False
     finally:
         with _interrupts_deferred() as pending:
-            _cleanup(plan, L, mount, st, lanes, (go, abort, stop), old_switch, failed)
+            r.cleanup(failed)
         if pending and not failed:
             raise KeyboardInterrupt
-
-    return _build(plan, lanes, names, t0_ns, records, reads, note, resident_before,
-                  reader_info.get("major"), beats)
-
-
-def _expected(n: int) -> bytes:
-    from .slowfs import page_bytes
-    return page_bytes(PAGE_SIZE)[:n]
+    return r.result()
 
 
 def _start_trace(plan: Plan, st: dict, names: dict) -> str:
@@ -302,7 +384,7 @@ def _interrupts_deferred():
         signal.signal(signal.SIGINT, old)
 
 
-def _cleanup(plan, L, mount, st, lanes, events, old_switch, failed) -> None:
+def _cleanup(plan, L, mount, st, lanes, events, old_switch, failed, loops=None) -> None:
     """Undo everything, in an order that cannot fault or hang.
 
     Every step runs even when one before it failed: a dead FUSE helper makes
@@ -322,9 +404,10 @@ def _cleanup(plan, L, mount, st, lanes, events, old_switch, failed) -> None:
 
     step("release the helper", mount.release)       # sleeping reads answer now
     stuck = _join_all(lanes, JOIN_TIMEOUT_S / 2)
-    if stuck and plan.path == "procmem":
+    if stuck and (plan.path == "procmem" or st.get("guard")):
         # The helper does not answer.  Under /proc/self/mem a dead server
-        # only makes the read fail with EIO, so stopping it is safe.
+        # only makes the read fail with EIO; under an ordinary fault it
+        # raises SIGBUS, which the guard turns into an error return.
         step("stop the helper", mount.kill_helper)
         stuck = _join_all(lanes, JOIN_TIMEOUT_S / 2)
     sys.setswitchinterval(old_switch)
@@ -343,9 +426,12 @@ def _cleanup(plan, L, mount, st, lanes, events, old_switch, failed) -> None:
                     os.close(fd)
                 except OSError:
                     pass
-    # A thread still inside an ordinary fault on the FUSE file would get
+    # A thread still inside an unguarded fault on the FUSE file would get
     # SIGBUS if the server went away, so then the mount is only detached.
     step("unmount", mount.close, bool(stuck) and plan.path == "fault")
+    if st.get("guard") and not stuck:
+        st["guard"] = False
+        step("SIGBUS guard", loops.fl_guard_remove)
     if mount.leftover:
         problems.append(f"mountpoint: {mount.leftover} is still mounted after cleanup")
     if problems and not failed:

@@ -1,9 +1,10 @@
 """A recorded run shipped with the package, for machines that cannot run it.
 
 ``record(path_out)`` runs :func:`faultlab.kernel_lab.measure` for both
-paths with the same parameters and writes one JSON file; it is how
-``faultlab/data/kernel_lab_recorded.json`` was made (Linux release, date and
-parameters are inside).  ``load_recorded()`` reads it back as
+paths with the same parameters and writes one JSON file (by default
+``kernel_lab_recorded.json`` in the current directory, never inside the
+installed package); ``faultlab/data/kernel_lab_recorded.json`` was made that
+way and copied there (Linux release, date and parameters are inside).  ``load_recorded()`` reads it back as
 :class:`~.result.LabResult` objects keyed by path, so notebooks can plot the
 real timelines anywhere.
 """
@@ -17,15 +18,21 @@ from .result import FORMAT, LabResult
 
 DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "data", "kernel_lab_recorded.json")
+OUT_NAME = "kernel_lab_recorded.json"     # record()'s default, in the current directory
 
 
 def record(path_out: str | os.PathLike | None = None, delay_ms: int = 300,
            third_reader=True, tracepoints="auto", **kwargs) -> dict:
-    """Measure both paths here and write them to ``path_out`` (JSON).
+    """Measure both paths here and write them to ``path_out`` (JSON; default
+    ``kernel_lab_recorded.json`` in the current directory).
 
     Returns the dict that was written.  ``kwargs`` go to ``measure``.
     """
-    from . import measure
+    from . import measure          # the package imports this module: a cycle otherwise
+
+    out = os.path.abspath(os.fspath(path_out) if path_out is not None else OUT_NAME)
+    if os.path.isdir(out):
+        out = os.path.join(out, OUT_NAME)
 
     runs = {}
     for p in ("fault", "procmem"):
@@ -43,7 +50,6 @@ def record(path_out: str | os.PathLike | None = None, delay_ms: int = 300,
                    "tracepoints": tracepoints, **kwargs},
         "runs": runs,
     }
-    out = os.fspath(path_out) if path_out is not None else DEFAULT_PATH
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -53,7 +53,7 @@ def page_bytes(size: int, offset: int = 0) -> bytes:
 # --------------------------------------------------------------- server side
 def serve(mountpoint: str, name: str, size: int, delay_ms: int, log_path: str,
           auto_unmount: bool, owned_dirs=(), max_readahead: int | None = None) -> None:
-    import mfusepy
+    import mfusepy          # only the helper process needs it
 
     release = threading.Event()
     log_lock = threading.Lock()
@@ -291,7 +291,7 @@ class SlowMount:
         self.close()
 
     def start(self) -> None:
-        from .errors import LabUnavailable
+        from .errors import LabUnavailable    # this file also runs as a script: no relative import at the top
 
         cmd = [sys.executable, os.path.abspath(__file__), self.mountpoint,
                "--name", self.name, "--size", str(self.size),

@@ -63,6 +63,10 @@ import dataclasses
 import math
 import statistics
 
+import matplotlib.pyplot as plt
+
+from .. import plots
+from ..record import format_event
 from ..scenario import Costs, Disk, Locker, Mapper, Reader, Scenario
 from ..sim import run
 
@@ -284,10 +288,6 @@ def verdicts(lab, share: float = 0.8) -> dict:
 
 def side_by_side(lab, result=None, start_ms=None, end_ms=None):
     """Two timelines, one above the other on the same time axis: the run, then its twin."""
-    import matplotlib.pyplot as plt
-
-    from .. import plots
-
     if result is None:
         result = run_twin(lab)
     lo = start_ms if start_ms is not None else 0.0
@@ -309,8 +309,6 @@ LOCK_EVENTS = ("start_locking", "acquire_returned", "released", "io_wait_start",
 def lock_trace(lab, start_ms: float, end_ms: float, tasks=None) -> list[str]:
     """The run's mmap_lock tracepoint events (and the reader's I/O wait) in a
     window, one trace line each, as ``Result.trace_lines()`` prints the model's."""
-    from ..record import format_event
-
     lo, hi = start_ms * 1000.0, end_ms * 1000.0
     return [format_event(e) for e in lab.events
             if e[2] in LOCK_EVENTS and lo <= e[0] <= hi and (tasks is None or e[1] in tasks)]
@@ -328,71 +326,6 @@ def explorer(runs, **values):
     design and the rw-semaphore rules.  The figure puts the measured run
     above the twin; the table sets the measured numbers beside the twin's.
     """
-    return _explorer_class()(runs, **values)
+    from ..widgets import TwinExplorer     # widgets imports this module (and ipywidgets)
 
-
-_EXPLORER = None
-
-
-def _explorer_class():
-    global _EXPLORER
-    if _EXPLORER is not None:
-        return _EXPLORER
-    from .. import widgets as fw
-
-    class TwinExplorer(fw.Explorer):
-        title = "The twin: the kernel lab, replayed in the model"
-        intro = ("Top: what the kernel did (measured). Bottom: the model's twin, built from the "
-                 "run's own numbers. Change the delay, the fault design or the lock rules and "
-                 "see what the twin predicts; the measured run stays as it was.")
-
-        def __init__(self, runs, run_now=True, **values):
-            if not runs:
-                raise ValueError("runs: need at least one kernel-lab run (path -> LabResult)")
-            self.runs = dict(runs)
-            super().__init__(run_now=run_now, **values)
-
-        def make_controls(self):
-            paths = list(self.runs)
-            first = "procmem" if "procmem" in paths else paths[0]
-            delay = float(self.runs[first].delay_ms)
-            return {"path": fw.dropdown(paths, first, "reader's access"),
-                    "delay_ms": fw.slider(delay, 10.0, 1000.0, 10.0, "twin's disk delay (ms)"),
-                    "policy": fw.dropdown(TWIN_POLICIES, "per_vma_lock", "fault design"),
-                    "rwsem": fw.dropdown(("modern", "2.6.18"), "modern", "rw-semaphore rules")}
-
-        def params(self):
-            return {k: c.value for k, c in self.controls.items()}
-
-        def scenario(self):
-            p = self.params()
-            s = twin_scenario(self.runs[p["path"]], delay_ms=p["delay_ms"])
-            return dataclasses.replace(s, policy=p["policy"], rwsem=p["rwsem"])
-
-        def derive(self, result, summary):
-            lab = self.runs[self.params()["path"]]
-            meas, pred = measured(lab), predicted(result)
-            return {"measured": meas, "predicted": pred}
-
-        def summary_rows(self, summary):
-            rows = []
-            for key, label in (("writer_max_wait_ms", "mapper's longest call (ms)"),
-                               ("reader3_max_wait_ms", "reader3's longest call (ms)"),
-                               ("fault_ms", "reader's slow access (ms)"),
-                               ("writer_calls_during_io", "mapper calls during the read")):
-                if summary["explorer"]["predicted"].get(key) is None:
-                    continue
-                rows += [(f"measured: {label}", f"explorer.measured.{key}"),
-                         (f"twin: {label}", f"explorer.predicted.{key}")]
-            return rows
-
-        def figure(self, result):
-            return side_by_side(self.runs[self.params()["path"]], result)
-
-        def call_text(self, params):
-            return (f"faultlab.run(dataclasses.replace(twin.twin_scenario(runs[{params['path']!r}], "
-                    f"delay_ms={params['delay_ms']:g}), policy={params['policy']!r}, "
-                    f"rwsem={params['rwsem']!r}))")
-
-    _EXPLORER = TwinExplorer
-    return _EXPLORER
+    return TwinExplorer(runs, **values)

@@ -39,9 +39,10 @@ Command line: ``python -m faultlab.kernel_lab benchmark --path procmem --cpus sp
 """
 from __future__ import annotations
 
-import contextlib
+import bisect
 import ctypes
 import datetime
+import json
 import os
 import random
 import re
@@ -397,7 +398,7 @@ def _pages_needed(disk_ms: int, seconds: float) -> int:
 
 
 def _available():
-    from . import available
+    from . import available        # the package imports this module: a cycle otherwise
 
     ok, why = available()
     if not ok:
@@ -599,7 +600,6 @@ class BenchResult:
             return None
         ops = sorted(self.reader_ops)
         starts = [a for a, _ in ops]
-        import bisect
         inside = 0
         for r in self.fuse_reads:
             i = bisect.bisect_right(starts, r[0]) - 1
@@ -711,3 +711,42 @@ class BenchResult:
                    fuse_reads=[tuple(x) for x in d["fuse_reads"]],
                    lock_events=locks, tracepoints=d.get("tracepoints", False),
                    tracepoint_note=d.get("tracepoint_note", ""), end_us=d.get("end_us", 0.0))
+
+
+# ----------------------------------------------------------- recorded runs
+RECORD_NAME = "kernel_lab_two_thread.json"
+RECORDED_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "data", RECORD_NAME)
+
+
+def record_runs(runs, path_out=None) -> dict:
+    """Write benchmark results to ``path_out`` (JSON; default ``kernel_lab_two_thread.json``
+    in the current directory); returns the document written."""
+    runs = list(runs)
+    out = os.path.abspath(os.fspath(path_out) if path_out is not None else RECORD_NAME)
+    if os.path.isdir(out):
+        out = os.path.join(out, RECORD_NAME)
+    doc = {"format": FORMAT,
+           "what": "faultlab kernel lab: the two-thread benchmark (a reader of a FUSE file whose "
+                   "reads sleep disk_ms, beside an mmap/munmap loop; loops in C)",
+           "kernel": os.uname().release, "machine": os.uname().machine,
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "runs": [r.to_dict() for r in runs]}
+    tmp = f"{out}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+    os.replace(tmp, out)
+    return doc
+
+
+def load_recorded_runs(path=None) -> dict:
+    """Recorded benchmark runs: ``{(path, cpus): BenchResult}`` (default: the run shipped
+    in faultlab/data/, made on the machine and kernel its runs name)."""
+    src = os.fspath(path) if path is not None else RECORDED_PATH
+    with open(src) as f:
+        doc = json.load(f)
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"format: {src} is not a two-thread benchmark recording "
+                         f"(expected {FORMAT!r}, got {doc.get('format')!r})")
+    return {(d["path"], d["cpus"]): BenchResult.from_dict(d) for d in doc["runs"]}
