@@ -12,11 +12,13 @@ include/linux/mmap_lock.h fire them):
 The model's trace uses the same three names, minus the prefix.  This module
 records them for the experiment's threads only: it makes a private tracing
 instance (``instances/faultlab-*``, so the global buffer and anyone else's
-settings are untouched), sets its clock to ``mono`` (the same clock as
+settings are untouched; the name carries the owner's pid, so a later run
+removes what a killed one left), sets its clock to ``mono`` (the same clock as
 ``time.clock_gettime_ns(CLOCK_MONOTONIC)``), filters by thread id with
 ``set_event_pid``, and on every exit path turns the events off, clears the
 pid filter and removes the instance.  If tracefs is not mounted and we are
-root it mounts it and unmounts it again afterwards.
+root it mounts it and unmounts it again afterwards (unless another run is
+recording through it by then).
 """
 from __future__ import annotations
 
@@ -110,6 +112,8 @@ class TraceSession:
             remove_instance(inst)
         if self._mounted_here:
             self._mounted_here = False
+            if _others_recording(self.root):
+                return          # another run found it mounted and records through it
             try:
                 subprocess.run(["umount", self.root], capture_output=True, timeout=5)
             except (OSError, subprocess.SubprocessError):
@@ -144,6 +148,15 @@ def remove_instance(inst: str) -> None:
 
 
 _OWNED = re.compile(r"^faultlab-(\d+)-[0-9a-f]+$")
+
+
+def _others_recording(root: str) -> bool:
+    """Does a live process (another run) have a faultlab instance under ``root``?"""
+    try:
+        names = os.listdir(os.path.join(root, "instances"))
+    except OSError:
+        return False
+    return any(m and os.path.exists(f"/proc/{m[1]}") for m in map(_OWNED.match, names))
 
 
 def reclaim_stale(root: str) -> list[str]:

@@ -1,0 +1,256 @@
+"""Notebook 07's helpers: running the lab or falling back to a recording, the
+tables and yes/no facts it prints, and the answers of its exercises.
+
+Every answer function takes the runs it talks about and returns text; the
+notebook shows it behind a **Show answer** button (``faultlab.widgets.Reveal``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+
+from .. import run as run_model
+from . import twin, two_thread
+from .errors import LabError
+
+#: the benchmark settings notebook 07 runs live (and the recording was made with)
+BENCH = {"disk_ms": 18, "seconds": 2.0}
+ORDER = [(p, c) for p in ("procmem", "fault") for c in ("split", "same", "free")]
+
+
+# ------------------------------------------------------ the single-access experiment
+def single_access(delay_ms: int = 300, third_reader: str = "mincore"):
+    """Both paths measured here if this machine can, else the shipped recording.
+
+    Returns ``(runs, live, note)``: runs by path, whether they are live, and one line
+    saying which runs are shown (and why not live, when they are recorded)."""
+    from . import PATHS, available, load_recorded, measure
+
+    ok, why = available()
+    if ok:
+        try:
+            runs = {p: measure(path=p, delay_ms=delay_ms, third_reader=third_reader)
+                    for p in PATHS}
+            return runs, True, "Showing runs " + twin.label(runs["procmem"], live=True)
+        except LabError as e:                 # includes LabUnavailable and LabTimeout
+            why = f"the live run failed: {e}"
+    runs = load_recorded()
+    return runs, False, (f"No live run here ({why}); using the recorded run. Showing runs "
+                         + twin.label(runs["procmem"]))
+
+
+# ------------------------------------------------------ the two-thread benchmark
+def benchmarks(live: bool = True, **settings):
+    """The benchmark on both paths and all three placements.
+
+    Live (``live=True`` and the machine can) or the recording shipped in
+    faultlab/data/.  Returns ``(results, live, note)`` with results keyed by
+    ``(path, cpus)``; ``settings`` override :data:`BENCH`."""
+    from . import available
+
+    why = "not asked to run live"
+    if live:
+        ok, why = available()
+        if ok:
+            cfg = {**BENCH, **settings}
+            try:
+                out = {}
+                for path, cpus in ORDER:
+                    if cpus == "split" and _ncpus() < 2:
+                        continue
+                    out[path, cpus] = two_thread.benchmark(
+                        path=path, cpus=cpus, tracepoints=(path == "procmem" and cpus != "free")
+                        and "auto", **cfg)
+                return out, True, label(next(iter(out.values())), live=True)
+            except LabError as e:
+                why = f"the live run failed: {e}"
+    rec = two_thread.load_recorded_runs()
+    return rec, False, f"No live run here ({why}); using the recorded runs. " + \
+        label(next(iter(rec.values())))
+
+
+def _ncpus() -> int:
+    import os
+    return len(os.sched_getaffinity(0))
+
+
+def label(r, live: bool = False) -> str:
+    """Where a benchmark run comes from: kernel, date, parameters."""
+    how = "measured live" if live else "recorded"
+    return (f"{how} on Linux {r.kernel} ({r.params.get('machine', '?')}, "
+            f"{(r.calibration or {}).get('ncpus', '?')} CPUs) on {r.date[:10]}: "
+            f"disk_ms={r.disk_ms}, seconds={r.seconds:g} per placement, "
+            f"calibration {r.params.get('calibration_s')} s per loop alone")
+
+
+def table(results) -> str:
+    """One line per run: the rates, the longest mapper call, reads per access."""
+    head = (f"{'path':<8}{'cpus':<6}{'reader/s':>9}{'alone':>7}{'mapper/s':>11}{'alone':>9}"
+            f"{'longest ms':>11}{'p50 us':>9}{'reads/access':>13}")
+    lines = [head, "-" * len(head)]
+    for (path, cpus), r in results.items():
+        s = r.summary()
+        lines.append(f"{path:<8}{cpus:<6}{s['reader_per_s']:>9.1f}{s['reader_alone_per_s']:>7.1f}"
+                     f"{s['mapper_per_s']:>11.1f}{s['mapper_alone_per_s']:>9.0f}"
+                     f"{s['mapper_max_ms']:>11.1f}{s['mapper_latency_us']['p50']:>9.1f}"
+                     f"{s['reads_per_access']:>13}")
+    return "\n".join(lines)
+
+
+def facts(results) -> dict:
+    """The benchmark's qualitative facts, True or False (None: that run is missing)."""
+    def s(path, cpus):
+        r = results.get((path, cpus))
+        return r.summary() if r is not None else None
+
+    ps, pm, fs = s("procmem", "split"), s("procmem", "same"), s("fault", "split")
+    out = {}
+    out["procmem, separate CPUs: mapper at most 3x the reader's rate"] = \
+        None if ps is None else ps["mapper_per_s"] <= 3 * ps["reader_per_s"]
+    out["procmem, separate CPUs: mapper's longest call lasts most of a read"] = \
+        None if ps is None else ps["mapper_max_ms"] >= 0.5 * ps["read_ms_median"]
+    out["procmem, one CPU: mapper at least 100x the reader's rate"] = \
+        None if pm is None else pm["mapper_per_s"] >= 100 * pm["reader_per_s"]
+    out["fault, separate CPUs: mapper keeps at least half its lone rate"] = \
+        None if fs is None else fs["mapper_per_s"] >= 0.5 * fs["mapper_alone_per_s"]
+    out["fault, separate CPUs: 99.9% of mapper calls far shorter than a read"] = \
+        None if fs is None else fs["mapper_latency_us"]["p99.9"] < 10 * fs["read_ms_median"]
+    out["every run: one FUSE read per reader access"] = \
+        all(r.summary()["reads_per_access"] == 1.0 for r in results.values())
+    return out
+
+
+def facts_text(results) -> str:
+    return "\n".join(f"{q:<72}{v!s:>6}" for q, v in facts(results).items())
+
+
+def twin_table(results) -> str:
+    """Measured against the twin (predicted from the calibration only), or why there is no twin."""
+    head = (f"{'path':<8}{'cpus':<6}{'mapper/s measured':>18}{'twin':>10}{'ratio':>7}"
+            f"{'reader/s measured':>19}{'twin':>8}{'ratio':>7}")
+    lines = [head, "-" * len(head)]
+    for (path, cpus), r in results.items():
+        s = r.summary()
+        t = s["twin"]
+        if "absent" in t:
+            return f"No twin to compare with: {t['absent']}."
+        lines.append(f"{path:<8}{cpus:<6}{s['mapper_per_s']:>18.1f}{t['mapper_per_s']:>10.1f}"
+                     f"{t['mapper_ratio']:>7.2f}{s['reader_per_s']:>19.1f}{t['reader_per_s']:>8.1f}"
+                     f"{t['reader_ratio']:>7.2f}")
+    return "\n".join(lines)
+
+
+def twin_bands(results) -> dict:
+    """The twin's mapper ratio (predicted/measured) against the goals of issue 11,
+    as bands: "within" or "outside"; {} when there is no twin."""
+    out = {}
+    goals = {("procmem", "split"): (0.8, 1.25), ("procmem", "same"): (0.5, 2.0)}
+    for key, (lo, hi) in goals.items():
+        r = results.get(key)
+        if r is None:
+            continue
+        t = r.summary()["twin"]
+        if "absent" in t:
+            return {}
+        out[f"{key[0]}, {key[1]}: mapper ratio within {lo}-{hi}"] = lo <= t["mapper_ratio"] <= hi
+    return out
+
+
+def relock(results) -> str:
+    """From the tracepoints: how soon the reader asks for mmap_lock again after letting go."""
+    lines = []
+    for (path, cpus), r in results.items():
+        gaps = r.relock_gaps_us()
+        if gaps:
+            lines.append(f"{path:<8}{cpus:<6} median {statistics.median(gaps):9.1f} us, "
+                         f"90th percentile {sorted(gaps)[int(0.9 * (len(gaps) - 1))]:9.1f} us "
+                         f"({len(gaps)} accesses)")
+    return "\n".join(lines) or "No run here has tracepoint events."
+
+
+def relock_below(results, key, limit_us: float) -> bool | None:
+    """Is the median released -> next start_locking gap of run ``key`` below ``limit_us``?"""
+    r = results.get(key)
+    gaps = r.relock_gaps_us() if r is not None else []
+    return statistics.median(gaps) < limit_us if gaps else None
+
+
+def window(r, span_ms: float = 60.0) -> tuple[float, float]:
+    """A stretch of run ``r`` around its third reader access, for a timeline."""
+    ops = r.reader_ops
+    a = ops[min(2, len(ops) - 1)][0] / 1000.0 if ops else 0.0
+    return a - 2.0, a - 2.0 + span_ms
+
+
+# ------------------------------------------------------ exercise answers
+def slower_disk(recorded) -> str:
+    """Exercise 1: the twins of the recorded runs with the read's delay doubled."""
+    lines = [f"{'twin of':<9}{'delay ms':>9}{'mapper longest call ms':>24}{'reader3 longest call ms':>25}"]
+    for path in ("fault", "procmem"):
+        for delay in (300.0, 600.0):
+            p = twin.predicted(twin.run_twin(recorded[path], delay_ms=delay))
+            lines.append(f"{path:<9}{delay:>9g}{p['writer_max_wait_ms']:>24.3f}"
+                         f"{p['reader3_max_wait_ms']:>25.3f}")
+    return ("\n".join(lines)
+            + "\n\nOn the procmem path the waits follow the disk one for one: the writer waits for the whole"
+            + "\nread, and reader3 for the writer. On the fault path they stay at microseconds whatever the"
+            + "\ndisk does. With FUSE at hand, check it on the kernel:"
+            + "\nkernel_lab.measure(path='procmem', delay_ms=600, third_reader='mincore').summary()")
+
+
+def without_the_writer(recorded) -> str:
+    """Exercise 2: the recorded procmem run's twin without the mapper."""
+    s = twin.twin_scenario(recorded["procmem"])
+    alone = dataclasses.replace(s, threads=tuple(t for t in s.threads if t.name != "mapper"))
+    with_w = twin.predicted(run_model(s))["reader3_max_wait_ms"]
+    without = twin.predicted(run_model(alone))["reader3_max_wait_ms"]
+    return (f"reader3's longest call with the mapper:    {with_w:9.3f} ms\n"
+            f"reader3's longest call without the mapper: {without:9.3f} ms\n\n"
+            "reader3 waits for the writer, not for the reader. Alone with the reader it shares the lock\n"
+            "at once; with a writer queued, a new reader may not join a reader-owned lock (it would\n"
+            "starve the writer), so it queues behind the writer, which waits for the whole read.")
+
+
+def designs_on_the_fault_path(recorded) -> str:
+    """Exercise 3: the recorded fault-path run's twin under each fault design."""
+    s = twin.twin_scenario(recorded["fault"])
+    lines = [f"{'design':<16}{'mapper longest call ms':>24}{'reader3 longest call ms':>25}"]
+    for policy in ("sync", "vm_fault_retry", "multi_retry", "per_vma_lock"):
+        p = twin.predicted(run_model(dataclasses.replace(s, policy=policy)))
+        lines.append(f"{policy:<16}{p['writer_max_wait_ms']:>24.3f}{p['reader3_max_wait_ms']:>25.3f}")
+    return ("\n".join(lines)
+            + "\n\nOnly sync: 2.6.18 held mmap_sem across the read. Every design since 2.6.37 drops the lock"
+            + "\nbefore sleeping, so the fault path is quiet. What the /proc/self/mem path shows today is the"
+            + "\nsync row, because get_user_pages there may not drop the lock.")
+
+
+def gil_held(recorded) -> str:
+    """Exercise 4: what a GIL-holding libc would have measured."""
+    pred = twin.predicted(twin.run_twin(recorded["procmem"]))["writer_max_wait_ms"]
+    return ("Measured: usually short, microseconds to a millisecond. While reader's pread sleeps with the\n"
+            "GIL held, mapper cannot run the Python code that leads to its next mmap, so it never asks\n"
+            "for mmap_lock during the read and none of its timed calls waits. The convoy is still\n"
+            "there in the kernel's rules, but the measurement cannot see it.\n"
+            f"The twin (no GIL in the model) predicts a longest call of {pred:.1f} ms.\n\n"
+            "A disagreement like this points at the measurement, not at the kernel.\n"
+            "tests/test_kernel_lab.py runs exactly this case on purpose and checks that a pure-Python\n"
+            "counter thread stops ticking during the read: that is how the trap is caught.")
+
+
+def placement(results) -> str:
+    """Exercise 5: why one CPU frees the mapper, from the benchmark's own numbers."""
+    lines = []
+    for cpus in ("split", "same"):
+        r = results.get(("procmem", cpus))
+        if r is None:
+            continue
+        s = r.summary()
+        per_read = s["mapper_per_s"] / s["reader_per_s"] if s["reader_per_s"] else float("nan")
+        lines.append(f"procmem, cpus={cpus:<5}: {per_read:10.1f} mapper loops per reader access")
+    return ("\n".join(lines) + "\n\n"
+            "On separate CPUs the reader returns from its pread and asks for mmap_lock again within\n"
+            "microseconds, on a CPU of its own: before the woken mapper has run, or just after one\n"
+            "call, so the mapper gets about one loop per read. On one CPU the woken mapper and the\n"
+            "reader share the CPU: while the mapper runs the reader cannot ask for the lock again,\n"
+            "and every loop the mapper makes in that time needs no wait at all. The lock rules are\n"
+            "the same; what differs is who is on a CPU when the lock comes free.")
