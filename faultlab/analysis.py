@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import record
 from .sim import run
 from .workloads import fadvise_dos, threaded_app, two_thread
+
+def summary(scenario) -> dict:
+    """The summary of one run that keeps no events (the same as a full run's)."""
+    return run(scenario, keep_events=False).summary()
+
 
 HISTORY = ("sync", "nopage_retry", "vm_fault_retry", "multi_retry", "per_vma_lock")
 
@@ -48,8 +54,8 @@ def livelock_map(policy="retry_unlimited", periods_us=(0.25, 0.5, 0.75, 1.0, 1.5
     for w in wakeups_us:
         frow, arow = [], []
         for p in periods_us:
-            runs = [run(fadvise_dos(policy=policy, evict_period_us=p, wakeup_us=w, seed=s,
-                                    until_ms=until_ms, **params)).summary()["faults"] for s in seeds]
+            runs = [summary(fadvise_dos(policy=policy, evict_period_us=p, wakeup_us=w, seed=s,
+                                        until_ms=until_ms, **params))["faults"] for s in seeds]
             frow.append(all(r["unfinished"] == 0 for r in runs))
             arow.append(max(r["max_attempts"] for r in runs))
         scenario = fadvise_dos(policy=policy, wakeup_us=w, **params)
@@ -68,10 +74,11 @@ def seqcount_sweep(mapper_think_us=(100000.0, 10000.0, 1000.0, 100.0, 10.0, 2.0)
     dropped mmap_sem: revalidated in place, or sent round a full retry."""
     rows = []
     for think in mapper_think_us:
-        r = run(threaded_app(policy="seqcount", n_readers=n_readers, miss_ratio=miss_ratio,
-                             mapper_think_us=think, until_ms=until_ms, seed=seed))
-        s = r.summary()
-        revalidated = sum(1 for e in r.events if e[2] == "revalidated")
+        counted = record.Counts((record.REVALIDATED,))
+        s = run(threaded_app(policy="seqcount", n_readers=n_readers, miss_ratio=miss_ratio,
+                             mapper_think_us=think, until_ms=until_ms, seed=seed),
+                keep_events=False, folds=(counted,)).summary()
+        revalidated = counted.result()[record.REVALIDATED]
         retried = s["faults"]["retries"]
         dropped = revalidated + retried
         rows.append({"mapper_think_us": think,
@@ -89,9 +96,9 @@ def history_table(policies=HISTORY, seed=0, two_thread_ms=2000.0, app_ms=500.0):
     (fadvise_dos with a fast evictor), and a threaded application."""
     rows = []
     for p in policies:
-        tt = run(two_thread(policy=p, seed=seed, until_ms=two_thread_ms)).summary()
-        dos = run(fadvise_dos(policy=p, seed=seed)).summary()["faults"]
-        app = run(threaded_app(policy=p, seed=seed, until_ms=app_ms)).summary()
+        tt = summary(two_thread(policy=p, seed=seed, until_ms=two_thread_ms))
+        dos = summary(fadvise_dos(policy=p, seed=seed))["faults"]
+        app = summary(threaded_app(policy=p, seed=seed, until_ms=app_ms))
         rows.append({
             "policy": p,
             "reader_ops_per_s": tt["threads"]["reader"]["ops_per_s"],
@@ -120,7 +127,7 @@ def published_comparison(seed=0, until_ms=2000.0):
     set from it, see Costs); the 'before' row is the model's prediction."""
     rows = []
     for policy, published in PUBLISHED_TWO_THREAD.items():
-        s = run(two_thread(policy=policy, seed=seed, until_ms=until_ms)).summary()
+        s = summary(two_thread(policy=policy, seed=seed, until_ms=until_ms))
         model = s["threads"]["mapper"]["ops_per_s"]
         rows.append({"policy": policy, "published_per_s": published, "model_per_s": model,
                      "ratio": round(model / published, 3),

@@ -107,7 +107,8 @@ def cmd_run(args):
             print(f"ARG {name} {value}")
         for f in dataclasses.fields(scenario.costs):
             print(f"ARG costs.{f.name} {getattr(scenario.costs, f.name)}")
-    result = run(scenario)
+    from .progress import bar          # the events are kept only for --trace; a long run shows progress
+    result = run(scenario, keep_events=bool(args.trace), progress=bar())
     if args.json:
         print(json.dumps(result.summary(), indent=2, sort_keys=True))
     else:

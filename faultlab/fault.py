@@ -76,7 +76,7 @@ class Fault:
 
 def new_fault(k, task, address, gup=False):
     rec = FaultRecord(task.name, address, k.env.now, via="gup" if gup else "fault")
-    k.rec.faults.append(rec)
+    k.rec.new_fault(rec)
     k.rec.emit(task.name, "fault_start", address=address, via=rec.via)
     return Fault(task, address, rec, gup=gup)
 
@@ -127,10 +127,7 @@ def do_page_fault(k, task, address):
 def fault_passes(k, f):
     """``retry:`` ... ``goto retry``: one pass per loop, mmap_sem held on entry."""
     while True:
-        f.rec.attempts += 1
-        if f.rec.attempts > 1:
-            f.rec.redone_walks += 1
-            k.redone_walks += 1
+        f.rec.attempts += 1                  # a pass after the first redoes find_vma and the walk
         # find_vma, the walk and filemap_nopage's first find_get_page, charged
         # at once (mmap_sem is held, so no writer can change what they see)
         yield k.cpu(k.pass_us)

@@ -10,15 +10,8 @@ expression is shown twice. Outside a notebook, ``plt.close(fig)`` when done.
 A timeline is built from the events alone (``result.events`` and
 ``result.threads``), so it draws a model ``Result`` and a kernel-lab run
 alike. One lane per thread; in each lane the thread is, at any moment, in
-exactly one of the states of ``STATES``, the first that applies of:
-
-    held_io     sleeping on a page's I/O while holding mmap_sem   (the convoy's cause)
-    io          sleeping on a page's I/O, mmap_sem not held
-    wait_write  asked for mmap_sem for writing, not granted yet
-    wait_read   asked for mmap_sem for reading, not granted yet
-    hold_write  holding mmap_sem for writing
-    hold_read   holding mmap_sem for reading
-    running     anything else: user code, or kernel code outside mmap_sem
+exactly one of the states of ``record.STATES`` (``record.LaneStates`` reads
+them from the record; ``record.STATE_MEANINGS`` says what each means).
 """
 from __future__ import annotations
 
@@ -31,10 +24,12 @@ from matplotlib.colors import LinearSegmentedColormap, ListedColormap, LogNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from . import record
+from .record import STATES
+
 # Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
-STATES = ("running", "wait_read", "wait_write", "hold_read", "hold_write", "io", "held_io")
 STATE_LABELS = {
     "running": "running",
     "wait_read": "waiting for mmap_sem (read)",
@@ -56,9 +51,9 @@ STATE_COLOURS = {
 STATE_HATCH = {"held_io": "///"}
 STATE_EDGES = {"held_io": "#7A2E00"}     # the hatch takes the edge colour
 MARKERS = {   # event -> (label, marker, size, colour)
-    "retry": ("retry", "v", 6, "#000000"),
-    "evict": ("eviction", "|", 8, "#555555"),
-    "kernel_bug": ("kernel bug", "X", 18, "#000000"),
+    record.RETRY: ("retry", "v", 6, "#000000"),
+    record.EVICT: ("eviction", "|", 8, "#555555"),
+    record.KERNEL_BUG: ("kernel bug", "X", 18, "#000000"),
 }
 _DRAW_ORDER = ("running", "hold_read", "hold_write", "wait_read", "wait_write", "io", "held_io")
 
@@ -123,74 +118,9 @@ def end_us(result) -> float:
 
 # -- timeline ----------------------------------------------------------------------
 
-def _state(lane) -> str:
-    if lane["io"] is not None:
-        return "held_io" if lane["io"] else "io"
-    if lane["wait"] is not None:
-        return "wait_" + lane["wait"]
-    if lane["hold_write"]:
-        return "hold_write"
-    if lane["hold_read"]:
-        return "hold_read"
-    return "running"
-
-
-_LANE_EVENTS = frozenset(("start_locking", "acquire_returned", "released", "io_wait_start", "io_wait_end"))
-
-
-def lane_states(result) -> dict:
-    """Per thread, per state, the ``(start_us, duration_us)`` spans it spent there.
-
-    Built in one pass over ``result.events``. Lanes are ``result.threads``
-    in order, then any other task that appears in the events. A trace that
-    starts while a lock is held (a kernel-lab recording) may release what
-    it never saw taken: that is ignored. ``io_wait_start`` says whether
-    mmap_sem was held (``mmap_sem``); without that detail, the lane's own
-    lock events decide.
-    """
-    lanes = {name: None for name in result.threads}
-    out = {}
-    for t, task, event, details in result.events:
-        lane = lanes.get(task)
-        if lane is None:
-            lane = lanes[task] = {"wait": None, "hold_read": 0, "hold_write": 0, "io": None,
-                                  "state": "running", "since": t, "last": t}
-            out[task] = {s: [] for s in STATES}
-        lane["last"] = t
-        if event not in _LANE_EVENTS:
-            continue
-        d = dict(details)
-        if event == "start_locking":
-            lane["wait"] = "write" if d.get("write") else "read"
-        elif event == "acquire_returned":
-            write = d.get("write", lane["wait"] == "write")
-            if lane["wait"] is None and not write and lane["hold_write"]:
-                lane["hold_write"] -= 1      # mmap_write_downgrade(): write -> read, no release between
-            lane["wait"] = None
-            if d.get("success", True):
-                lane["hold_write" if write else "hold_read"] += 1
-        elif event == "released":
-            key = "hold_write" if d.get("write") else "hold_read"
-            lane[key] = max(0, lane[key] - 1)
-        elif event == "io_wait_start":
-            held = d.get("mmap_sem")
-            lane["io"] = bool(held) if held is not None else bool(lane["hold_read"] or lane["hold_write"])
-        else:
-            lane["io"] = None
-        new = _state(lane)
-        if new != lane["state"]:
-            if t > lane["since"]:
-                out[task][lane["state"]].append((lane["since"], t - lane["since"]))
-            lane["state"], lane["since"] = new, t
-    end = end_us(result)
-    for task, lane in lanes.items():
-        if lane is None:
-            out[task] = {s: [] for s in STATES}
-            continue
-        stop = lane["last"] if lane["state"] == "running" else max(end, lane["last"])
-        if stop > lane["since"]:
-            out[task][lane["state"]].append((lane["since"], stop - lane["since"]))
-    return {task: out[task] for task in lanes}
+def _lanes(result) -> dict:
+    """The lanes of a run (``record.lane_states``), to the run's end."""
+    return record.lane_states(result.events, result.threads, end_us(result))
 
 
 def _bars(spans, lo, hi, y0, height, merge_us=0.0):
@@ -228,7 +158,7 @@ def timeline(result, ax=None, start_ms=None, end_ms=None, title=None, legend=Tru
     (lane, state) is one collection of rectangles (as ``broken_barh`` makes) labelled
     ``"_lane:state"`` (hidden from the legend, handy for tests).
     """
-    states = lane_states(result)
+    states = _lanes(result)
     names = list(states)
     n = len(names)
     own = ax is None
@@ -251,12 +181,12 @@ def timeline(result, ax=None, start_ms=None, end_ms=None, title=None, legend=Tru
     for t, task, event, _ in result.events:
         if event in marks and task in ypos and lo <= t <= hi:
             marks[event][0].append(t / 1000.0)
-            marks[event][1].append(ypos[task] + (0.0 if event == "kernel_bug" else 0.42))
+            marks[event][1].append(ypos[task] + (0.0 if event == record.KERNEL_BUG else 0.42))
     present = [event for event in MARKERS if marks[event][0]]
     for event in present:
         label, marker, size, colour = MARKERS[event]
         ax.plot(*marks[event], linestyle="none", marker=marker, markersize=size, color=colour,
-                markeredgecolor="white" if event == "kernel_bug" else colour,
+                markeredgecolor="white" if event == record.KERNEL_BUG else colour,
                 label=f"_{event}", zorder=4, clip_on=False)
     ax.set_yticks([ypos[name] for name in names], names)
     ax.set_ylim(-0.6, n - 0.4 + 0.2)
@@ -295,21 +225,6 @@ def _legend_below(fig, ax, handles, own):
 
 # -- latency -----------------------------------------------------------------------
 
-def fault_latencies_ms(result) -> list:
-    """Latency (ms) of every completed fault: from ``result.faults`` if it has
-    them, else paired ``fault_start``/``fault_end`` events per task."""
-    faults = getattr(result, "faults", None)
-    if faults is not None:
-        return sorted((f.end_us - f.start_us) / 1000.0 for f in faults if f.end_us is not None)
-    open_, out = {}, []
-    for t, task, event, _ in result.events:
-        if event == "fault_start":
-            open_[task] = t
-        elif event == "fault_end" and task in open_:
-            out.append((t - open_.pop(task)) / 1000.0)
-    return sorted(out)
-
-
 def latency_cdf(results, ax=None, labels=None, title=None):
     """The fraction of faults that finished within x ms (log x), one line per run.
 
@@ -319,7 +234,7 @@ def latency_cdf(results, ax=None, labels=None, title=None):
     """
     fig, ax = _new_axes(ax, (9, 5.5))
     for i, (label, r) in enumerate(_labelled(results, labels)):
-        lat = [x for x in fault_latencies_ms(r) if x > 0]
+        lat = sorted(x / 1000.0 for x in record.fault_latencies_us(r.events) if x > 0)
         if not lat:
             continue
         y = np.arange(1, len(lat) + 1) / len(lat)

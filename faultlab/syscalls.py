@@ -23,7 +23,7 @@ def _syscall(k, task, kind, cost_us, change=None, write=True):
     """Take mmap_sem (for write, or for read), make the change, spend the
     syscall's CPU time holding the lock, let it go. Returns the record."""
     rec = SyscallRecord(task.name, kind, k.env.now)
-    k.rec.syscalls.append(rec)
+    k.rec.new_syscall(rec)
     k.rec.emit(task.name, "syscall_start", kind=kind)
     yield k.env.timeout(k.costs.syscall_entry_us)
     rec.requested_us = k.env.now

@@ -31,7 +31,7 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
 
-from . import plots
+from . import plots, record
 from .kernel_lab import twin
 from .policies import POLICIES
 from .sim import run
@@ -39,7 +39,7 @@ from .workloads import PRESETS, get_preset
 
 _STYLE = {"description_width": "initial"}
 _WIDE = W.Layout(width="420px")
-COUNTED_EVENTS = ("retry", "evict", "revalidated", "kernel_bug")
+COUNTED_EVENTS = (record.RETRY, record.EVICT, record.REVALIDATED, record.KERNEL_BUG)
 BUSY_HTML = "<p class='faultlab-busy' style='color:#555'><i>{what}…</i></p>"
 
 
@@ -174,10 +174,7 @@ class Explorer:
         except ValueError as e:
             return self._fail(str(e))
         summary = result.summary()
-        counts = dict.fromkeys(COUNTED_EVENTS, 0)
-        for e in result.events:
-            if e[2] in counts:
-                counts[e[2]] += 1
+        counts = record.counts(result.events, COUNTED_EVENTS)
         summary["explorer"] = {"trace_counts": counts, **self.derive(result, summary)}
         self.last_result, self.last_summary, self.last_message = result, summary, None
         self.message.value = ""

@@ -53,8 +53,8 @@ def run_keeping_kernel(monkeypatch):
     kept = []
 
     class KeptKernel(sim.Kernel):
-        def __init__(self, scenario):
-            super().__init__(scenario)
+        def __init__(self, scenario, **kw):
+            super().__init__(scenario, **kw)
             kept.append(self)
 
     monkeypatch.setattr(sim, "Kernel", KeptKernel)

@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 import faultlab
-from faultlab import plots
+from faultlab import plots, record
 from faultlab.workloads import fadvise_dos, two_thread, unmap_during_fault
 
 
@@ -40,6 +40,11 @@ def lane_collections(fig):
 def lanes_top_down(ax):
     ticks = sorted(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())), reverse=True)
     return [name for _, name in ticks]
+
+
+def lanes(r):
+    """The lanes a timeline draws (record.lane_states, to the run's end)."""
+    return record.lane_states(r.events, r.threads, plots.end_us(r))
 
 
 def marker_lines(fig):
@@ -73,19 +78,19 @@ def test_sync_reader_holds_mmap_sem_across_io_and_nopage_retry_does_not(sync_run
 
 
 def test_lane_states_tile_each_lane_without_overlap(retry_run):
-    states = plots.lane_states(retry_run)
+    states = lanes(retry_run)
     assert list(states) == ["reader", "mapper"]
     for lane, by_state in states.items():
         spans = sorted(s for spans in by_state.values() for s in spans)
         for (s1, w1), (s2, _) in zip(spans, spans[1:]):
             assert s1 + w1 <= s2 + 1e-9, lane
         assert all(w > 0 for _, w in spans)
-    held = sum(w for _, w in plots.lane_states(retry_run)["reader"]["held_io"])
+    held = sum(w for _, w in lanes(retry_run)["reader"]["held_io"])
     assert held == 0
 
 
 def test_held_across_io_time_matches_the_summary(sync_run):
-    held_us = sum(w for _, w in plots.lane_states(sync_run)["reader"]["held_io"])
+    held_us = sum(w for _, w in lanes(sync_run)["reader"]["held_io"])
     assert held_us / 1000.0 == pytest.approx(sync_run.summary()["mmap_sem"]["held_across_io_ms"], abs=0.01)
 
 
@@ -135,7 +140,7 @@ def test_timeline_takes_any_record_with_events_and_threads():
               (51.0, "b", "acquire_returned", (("write", True),)),
               (60.0, "b", "released", (("write", True),))]
     rec = SimpleNamespace(events=events, threads=["a", "b"])
-    states = plots.lane_states(rec)
+    states = lanes(rec)
     assert states["a"]["held_io"] == [(2.0, 48.0)]
     assert states["b"]["wait_write"] == [(2.0, 49.0)]
     assert states["b"]["hold_write"] == [(51.0, 9.0)]
@@ -185,11 +190,6 @@ def test_latency_cdf_one_line_per_run(sync_run, retry_run):
     assert lines[0].get_label() == f"sync (n={n})"
     fig = plots.latency_cdf([sync_run, retry_run])
     assert [l.get_label().split()[0] for l in fig.axes[0].get_lines()] == ["sync", "nopage_retry"]
-
-
-def test_latency_from_events_when_there_are_no_fault_records(sync_run):
-    rec = SimpleNamespace(events=sync_run.events, threads=sync_run.threads)
-    assert plots.fault_latencies_ms(rec) == pytest.approx(plots.fault_latencies_ms(sync_run))
 
 
 GRID = {"periods_us": [0.5, 1.0, 2.0, 4.0, 8.0], "wakeups_us": [1.0, 10.0, 100.0],

@@ -21,6 +21,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from .. import record
+
 FORMAT = "faultlab.kernel_lab/1"
 
 
@@ -85,7 +87,7 @@ class LabResult:
         io = self.fuse_reads[0] if self.fuse_reads else window
         during = [o for o in self.ops_of("mapper")
                   if o["start_us"] > io[0] and o["end_us"] < io[1]]
-        lock_waits = self._lock_waits()
+        lock_waits = {k: round(v / 1000.0, 3) for k, v in record.lock_waits(self.events).items()}
         out = {
             "path": self.path,
             "delay_ms": self.delay_ms,
@@ -111,17 +113,6 @@ class LabResult:
         if lock_waits:
             out["lock_wait_ms"] = lock_waits
         return out
-
-    def _lock_waits(self) -> dict:
-        """Longest start_locking -> acquire_returned gap per thread (tracepoints)."""
-        asked, worst = {}, {}
-        for t, task, ev, _ in self.events:
-            if ev == "start_locking":
-                asked[task] = t
-            elif ev == "acquire_returned" and task in asked:
-                w = t - asked.pop(task)
-                worst[task] = max(worst.get(task, 0.0), w)
-        return {k: round(v / 1000.0, 3) for k, v in sorted(worst.items())}
 
     # --------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
@@ -179,13 +170,13 @@ def build_events(ops: list, fuse_reads: list, lock_events: list,
     events = []
     for o in sorted(ops, key=lambda o: o["start_us"]):
         task, kind, a, b = o["task"], o["kind"], o["start_us"], o["end_us"]
-        events.append((a, task, "op_start", (("kind", kind),)))
+        events.append((a, task, record.OP_START, (("kind", kind),)))
         if kind == "slow_access":
             ra, rb = fuse_reads[0] if fuse_reads else (a, b)
-            events.append((max(ra, a), task, "io_wait_start",
+            events.append((max(ra, a), task, record.IO_WAIT_START,
                            (("page", 0), ("mmap_sem", held_across_io))))
-            events.append((min(rb, b), task, "io_wait_end", (("page", 0),)))
-        events.append((b, task, "op_end", (("kind", kind),)))
+            events.append((min(rb, b), task, record.IO_WAIT_END, (("page", 0),)))
+        events.append((b, task, record.OP_END, (("kind", kind),)))
     events.extend(lock_events)
     events.sort(key=lambda e: e[0])
     return events

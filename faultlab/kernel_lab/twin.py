@@ -65,8 +65,7 @@ import statistics
 
 import matplotlib.pyplot as plt
 
-from .. import plots
-from ..record import format_event
+from .. import plots, record
 from ..scenario import Costs, Disk, Locker, Mapper, Reader, Scenario
 from ..sim import run
 
@@ -183,10 +182,11 @@ def predicted(result) -> dict:
     if reader is not None and faults:
         end = faults[-1].end_us if faults[-1].end_us is not None else until
         fault_ms = round((end - reader.start_us) / 1000.0, 3)
-    io = [t for t, task, ev, _ in result.events if task == "reader" and ev in ("io_wait_start", "io_wait_end")]
+    io = record.Span("reader", record.IO_WAIT_EVENTS)
+    record.fold(result.events, io)
     during = None
-    if len(io) >= 2:
-        lo, hi = io[0], io[-1]
+    if io.n >= 2:
+        lo, hi = io.result()
         during = sum(1 for s in result.syscalls if s.task == "mapper" and s.end_us is not None
                      and s.requested_us - entry > lo and s.end_us < hi)
     return {
@@ -303,14 +303,14 @@ def side_by_side(lab, result=None, start_ms=None, end_ms=None):
     return fig
 
 
-LOCK_EVENTS = ("start_locking", "acquire_returned", "released", "io_wait_start", "io_wait_end")
+LOCK_EVENTS = record.LOCK_EVENTS + record.IO_WAIT_EVENTS
 
 
 def lock_trace(lab, start_ms: float, end_ms: float, tasks=None) -> list[str]:
     """The run's mmap_lock tracepoint events (and the reader's I/O wait) in a
     window, one trace line each, as ``Result.trace_lines()`` prints the model's."""
     lo, hi = start_ms * 1000.0, end_ms * 1000.0
-    return [format_event(e) for e in lab.events
+    return [record.format_event(e) for e in lab.events
             if e[2] in LOCK_EVENTS and lo <= e[0] <= hi and (tasks is None or e[1] in tasks)]
 
 
