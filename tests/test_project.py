@@ -66,7 +66,68 @@ def test_environment_yml_python_and_pip():
     assert deps.get("python") in ("=3.11", "3.11", "==3.11"), deps.get("python")
     assert "pip" in deps
     pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
-    assert pip_sections and "-e ." in pip_sections[0], "environment.yml must pip-install `-e .`"
+    assert pip_sections and "-e .[lab]" in pip_sections[0], (
+        "environment.yml must pip-install `-e .[lab]` (the package with its lab extra)"
+    )
+
+
+# ---------------------------------------------------------------- packaging
+
+
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def extra(name: str) -> set[str]:
+    reqs = pyproject()["project"]["optional-dependencies"][name]
+    return {canonicalize_name(Requirement(r).name) for r in reqs}
+
+
+def test_runtime_dependencies_are_the_models():
+    """`pip install faultlab` gives the model and its CLI, not a Jupyter stack."""
+    assert set(pyproject_deps()) == {"simpy", "numpy", "matplotlib"}
+    assert {"jupyterlab", "ipywidgets", "jupyterlab-rise", "mfusepy"} <= extra("lab")
+    assert not extra("lab") & extra("test"), "an extra repeats a package of the other"
+    assert "jupyterlab" not in extra("test") and "pytest" not in extra("lab")
+
+
+def test_license_is_a_pep639_expression_with_its_text():
+    project = pyproject()["project"]
+    assert project["license"] == "GPL-2.0-only"
+    assert project["license-files"] == ["LICENSE"]
+    requires = [Requirement(r) for r in pyproject()["build-system"]["requires"]]
+    setuptools = next(r for r in requires if r.name == "setuptools")
+    assert not setuptools.specifier.contains("76.9"), "license expressions need setuptools >= 77"
+    text = (ROOT / "LICENSE").read_text()
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 2, June 1991" in text
+    assert "END OF TERMS AND CONDITIONS" in text, "LICENSE must hold the whole GPL v2 text"
+
+
+def make_rule(target: str) -> str:
+    """The recipe lines of a Makefile target (with its prerequisites line)."""
+    text = (ROOT / "Makefile").read_text()
+    m = re.search(rf"^{re.escape(target)}:.*?(?=^\S|\Z)", text, re.M | re.S)
+    assert m, f"Makefile has no {target!r} target"
+    return m.group(0)
+
+
+def makefile_var(name: str) -> str:
+    m = re.search(rf"^{name}\s*:?=\s*(.*)$", (ROOT / "Makefile").read_text(), re.M)
+    assert m, f"Makefile has no {name}"
+    return m.group(1)
+
+
+def test_make_lab_installs_no_test_extra_and_opens_00_at_the_root():
+    lab = make_rule("lab")
+    stamp = re.match(r"lab:\s*(\S+)", lab).group(1)
+    install = make_rule(stamp)
+    assert "'.[lab]'" in install and "test" not in install, install
+    assert "'.[lab,test]'" in make_rule("$(TEST_STAMP)")
+    assert "$(TEST_STAMP)" in make_rule("test"), "make test installs the test extra"
+    args = makefile_var("LAB_ARGS")
+    assert "--ServerApp.root_dir=$(CURDIR)" in args, "the file browser must start at the repository root"
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in args
+    assert "$(LAB_ARGS)" in lab
 
 
 # ---------------------------------------------------------------- CI and README
@@ -80,6 +141,12 @@ def test_ci_runs_make_test():
     assert any(re.fullmatch(r"(exec\s+)?make\s+test", ln) for ln in lines), (
         ".ci/run must call `make test`"
     )
+    start = next(i for i, ln in enumerate(lines) if "apt-get install" in ln)
+    end = next(i for i in range(start, len(lines)) if not lines[i].endswith("\\"))
+    apt = " ".join(ln.rstrip("\\") for ln in lines[start:end + 1])
+    for pkg in ("chromium", "nodejs", "make"):
+        assert re.search(rf"(^|\s){pkg}(\s|$)", apt), f".ci/run must apt-get install {pkg}"
+    assert re.search(r"apt-get install .*\bnpm\s*$", script, re.M), ".ci/run must install npm if missing"
 
 
 def test_readme_mentions_make_targets():
@@ -148,3 +215,34 @@ def test_notebook_slideshow_metadata(path):
     unknown = {t for t in types if t not in SLIDE_TYPES}
     assert not unknown, f"unknown slide types {unknown}"
     assert types[0] == "slide", "the first cell must start a slide"
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize("path", notebook_params)
+def test_notebook_saves_widget_state(path):
+    """Explorers and exercise buttons render before Run All, on GitHub and nbviewer,
+    and in the slide decks: every widget an output shows is in the saved state,
+    with every widget it refers to (children, layouts, styles)."""
+    nb = load(path)
+    views = [
+        o["data"][WIDGET_VIEW]["model_id"]
+        for c in nb["cells"] if c["cell_type"] == "code"
+        for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})
+    ]  # fmt: skip
+    if not views:
+        return  # no widget in this notebook's outputs
+    saved = nb["metadata"].get("widgets", {}).get(WIDGET_STATE)
+    assert saved, (
+        "no saved widget state in the notebook's metadata: execute it with "
+        "`jupyter nbconvert --to notebook --execute --inplace` (which stores it)"
+    )
+    assert saved.get("version_major") == 2, saved.get("version_major")
+    state = saved["state"]
+    missing = [m for m in views if m not in state]
+    assert not missing, f"outputs show widgets whose state is not saved: {missing}"
+    refs = set(re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(state)))
+    dangling = sorted(refs - set(state))
+    assert not dangling, f"saved widgets refer to models that are not saved: {dangling[:5]}"
