@@ -58,6 +58,11 @@ LAB_SETTINGS = {
 
 SERVER_START_TIMEOUT = 90  # seconds until /api/status answers
 
+# Explorer latency, per notebook: seconds from a control change to the explorer's
+# final output (and the first "Show answer"), printed at the end of the run.
+LATENCY: dict[str, dict[str, list[float]]] = {}
+LATENCY_GOAL = {"median": 0.3, "worst": 1.0}  # seconds: a goal to report, not an assertion
+
 
 def notebook_paths() -> list[Path]:
     """Notebooks to test, sorted by name (empty if the folder does not exist)."""
@@ -140,6 +145,39 @@ class LabServer:
         except OSError:
             return ""
         return "\n".join(lines[-n:])
+
+
+@pytest.fixture(scope="session")
+def latency_log() -> dict[str, dict[str, list[float]]]:
+    return LATENCY
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The explorers' latency figures: median and worst per notebook, against the goal."""
+    if not LATENCY:
+        return
+    import statistics
+
+    tr = terminalreporter
+    tr.section("explorer latency (control change -> final output)")
+    tr.write_line(
+        f"goal: median <= {LATENCY_GOAL['median']:.1f} s, worst <= {LATENCY_GOAL['worst']:.1f} s "
+        "(a figure to report, not a timed assertion)"
+    )
+    tr.write_line(f"{'notebook':<26}{'changes':>8}{'median s':>10}{'worst s':>9}  goal   {'first answer s':>14}")
+    for name in sorted(LATENCY):
+        rec = LATENCY[name]
+        times = rec.get("explorer", [])
+        answer = rec.get("answer", [])
+        answer_s = f"{answer[0]:14.2f}" if answer else f"{'-':>14}"
+        if times:
+            med, worst = statistics.median(times), max(times)
+            met = med <= LATENCY_GOAL["median"] and worst <= LATENCY_GOAL["worst"]
+            tr.write_line(
+                f"{name:<26}{len(times):>8}{med:>10.2f}{worst:>9.2f}  {'met ' if met else 'MISS'}   {answer_s}"
+            )
+        else:
+            tr.write_line(f"{name:<26}{0:>8}{'-':>10}{'-':>9}  -      {answer_s}")
 
 
 @pytest.fixture(scope="session")
