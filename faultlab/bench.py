@@ -1,4 +1,5 @@
-"""``python -m faultlab bench``: how fast the model runs, against raw SimPy.
+"""``python -m faultlab bench``: how fast the model runs, against raw SimPy,
+and what a long run costs in memory.
 
 Prints, measured in the same run on the same machine:
 
@@ -7,15 +8,24 @@ Prints, measured in the same run on the same machine:
   shared by 16 processes;
 * their ratio (the goal is >= 0.25: one simulated fault costs at most
   about four raw resource cycles);
-* the wall time of two_thread over 10 simulated seconds (goal < 0.3 s),
-  and of the same under nopage_retry, whose mapper loops ~15,000 times a
-  simulated second.
+* the wall time of two_thread over 10 simulated seconds (goal < 0.3 s);
+* the wall time per simulated second of two_thread under nopage_retry
+  (whose mapper loops ~15,000 times a simulated second), keeping the
+  record and keeping none (``keep_events=False``);
+* the peak memory (ru_maxrss of a fresh process) of that run over 10 and
+  100 simulated seconds without the record (goal: the same within 50 MB),
+  unless ``memory=False``;
+* each explorer's callback at its default settings: the model run, the
+  figure, and its PNG rendering (what the notebook's display does).
 
-Figures are printed, never asserted: these machines are noisy. Each is
-the best of ``repeat`` runs.
+Figures are printed, never asserted: these machines are noisy. Each time
+is the best of ``repeat`` runs.
 """
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
 import time
 
 import simpy
@@ -51,20 +61,72 @@ def fault_rate(until_ms=300.0):
     return len(r.faults) / wall, len(r.faults)
 
 
-def wall(scenario):
+def wall(scenario, **kw):
     t = time.perf_counter()
-    run(scenario)
+    run(scenario, **kw)
     return time.perf_counter() - t
 
 
-def main(repeat=3):
+_CHILD = """
+import resource, faultlab
+from faultlab.workloads import two_thread
+faultlab.run(two_thread(policy="nopage_retry", until_ms={until_ms}), keep_events=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_memory_mb(until_ms) -> float:
+    """ru_maxrss (MB) of a fresh Python that runs two_thread/nopage_retry for
+    ``until_ms`` without keeping its events (and imports faultlab first)."""
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(until_ms=until_ms)], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.split()[-1]) / 1024.0
+
+
+def explorer_callbacks(repeat=3) -> dict:
+    """Explorer name -> best time (s) of ``update()`` plus the PNG render of its figure."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from contextlib import redirect_stdout
+
+    from .widgets import EXPLORERS
+    out = {}
+    for name, cls in EXPLORERS.items():
+        ex = cls(run_now=False)
+        best = None
+        for _ in range(repeat):
+            t = time.perf_counter()
+            with redirect_stdout(io.StringIO()):        # display() outside a notebook prints a repr
+                ex.update()
+            ex.last_figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+            took = time.perf_counter() - t
+            best = took if best is None else min(best, took)
+        out[name] = best
+    return out
+
+
+def main(repeat=3, memory=True):
     raw = max(raw_cycles() for _ in range(repeat))
     faults = max(fault_rate()[0] for _ in range(repeat))
     sync10 = min(wall(two_thread(policy="sync", until_ms=10000.0)) for _ in range(repeat))
-    retry1 = min(wall(two_thread(policy="nopage_retry", until_ms=1000.0)) for _ in range(repeat))
+    retry = two_thread(policy="nopage_retry", until_ms=1000.0)
+    kept = min(wall(retry) for _ in range(repeat))
+    folded = min(wall(retry, keep_events=False) for _ in range(repeat))
     print(f"threaded_app(n_readers=16), sync     {faults:12,.0f} simulated faults / s")
     print(f"simpy.Resource, 16 processes          {raw:12,.0f} acquire/hold/release cycles / s")
     print(f"ratio faults : raw cycles             {faults / raw:12.3f}   (goal >= 0.25)")
     print(f"two_thread sync, 10 simulated s       {sync10:12.3f} s wall (goal < 0.3)")
-    print(f"two_thread nopage_retry, 1 simulated s{retry1:12.3f} s wall")
+    print(f"two_thread nopage_retry, per simulated s, events kept      {kept:8.3f} s wall")
+    print(f"two_thread nopage_retry, per simulated s, keep_events=False{folded:8.3f} s wall")
+    if memory:
+        m10, m100 = peak_memory_mb(10_000.0), peak_memory_mb(100_000.0)
+        print(f"two_thread nopage_retry, keep_events=False, peak memory:  10 simulated s {m10:7.1f} MB, "
+              f"100 simulated s {m100:7.1f} MB (goal: within 50 MB)")
+    try:
+        callbacks = explorer_callbacks(repeat)
+    except ImportError as e:
+        print(f"explorers: not measured ({e.name} is not installed)")
+    else:
+        for name, took in callbacks.items():
+            print(f"explorer {name:<10} callback (run + figure + PNG){took:8.3f} s")
     return 0

@@ -122,7 +122,7 @@ def cmd_run(args):
 
 def cmd_bench(args):
     from .bench import main as bench_main
-    return bench_main(repeat=args.repeat)
+    return bench_main(repeat=args.repeat, memory=not args.quick)
 
 
 def cmd_figures(args):
@@ -147,6 +147,7 @@ def make_parser():
     r.set_defaults(fn=cmd_run)
     b = sub.add_parser("bench", help="simulated faults per second against raw SimPy")
     b.add_argument("--repeat", type=int, default=3)
+    b.add_argument("--quick", action="store_true", help="leave out the memory figures (two long runs)")
     b.set_defaults(fn=cmd_bench)
     f = sub.add_parser("figures", help="regenerate the lecture figures")
     f.add_argument("--out", default="figures")

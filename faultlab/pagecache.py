@@ -22,6 +22,9 @@ from __future__ import annotations
 from .errors import ModelBug
 
 
+_NO_WAITERS = ()     # shared by every page nobody sleeps on (most of them): a list is made when needed
+
+
 class Page:
     __slots__ = ("index", "uptodate", "locked", "count", "mapcount", "in_cache", "cache",
                  "_lock_waiters", "_unlock_waiters")
@@ -34,8 +37,8 @@ class Page:
         self.count = 0          # page_count(): references
         self.mapcount = 0       # ptes mapping it (page_mapped() when > 0)
         self.in_cache = False
-        self._lock_waiters = []     # events of tasks sleeping in lock_page
-        self._unlock_waiters = []   # events of tasks sleeping in wait_on_page_locked
+        self._lock_waiters = _NO_WAITERS     # events of tasks sleeping in lock_page
+        self._unlock_waiters = _NO_WAITERS   # events of tasks sleeping in wait_on_page_locked
 
     def __repr__(self):
         flags = "".join(c for c, on in (("U", self.uptodate), ("L", self.locked), ("M", self.mapcount)) if on)
@@ -131,6 +134,8 @@ def lock_page(env, page: Page):
     if trylock_page(page):
         return False
     ev = env.event()
+    if page._lock_waiters is _NO_WAITERS:
+        page._lock_waiters = []
     page._lock_waiters.append(ev)
     yield ev
     return True
@@ -141,6 +146,8 @@ def wait_on_page_locked(env, page: Page):
     if not page.locked:
         return False
     ev = env.event()
+    if page._unlock_waiters is _NO_WAITERS:
+        page._unlock_waiters = []
     page._unlock_waiters.append(ev)
     yield ev
     return True
@@ -149,7 +156,7 @@ def wait_on_page_locked(env, page: Page):
 def unlock_page(page: Page) -> None:
     if not page.locked:
         raise ModelBug(f"{page!r}: unlock of an unlocked page")
-    waiters, page._unlock_waiters = page._unlock_waiters, []
+    waiters, page._unlock_waiters = page._unlock_waiters, _NO_WAITERS
     for ev in waiters:
         ev.succeed()
     if page._lock_waiters:

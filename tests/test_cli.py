@@ -66,7 +66,8 @@ def test_bad_input_is_one_line_and_exit_2(args, field):
 
 def test_bench_prints_its_figures():
     """The benchmark reports numbers; it asserts nothing about speed."""
-    code, out, err = cli("bench", "--repeat", "1")
+    code, out, err = cli("bench", "--repeat", "1", "--quick")
     assert code == 0, err
-    for label in ("simulated faults / s", "acquire/hold/release cycles / s", "ratio", "s wall"):
+    for label in ("simulated faults / s", "acquire/hold/release cycles / s", "ratio", "s wall",
+                  "keep_events=False", "explorer convoy"):
         assert label in out
