@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from . import analysis, callchain, show, workloads
+from . import analysis, callchain, record, show, workloads
 from .policies import POLICIES
 from .scenario import Costs, Mapper
 from .sim import run
@@ -170,7 +170,7 @@ def three_threads_with_retry() -> Answer:
         r = run(show.three_threads(policy=policy))
         first = {}
         for t, task, ev, _ in r.events:
-            if ev == "acquire_returned":
+            if ev == record.ACQUIRE_RETURNED:
                 first.setdefault(task, t)
         reader = next(f for f in r.faults if f.task == "reader")
         ends[policy] = reader.end_us
@@ -348,7 +348,7 @@ def alone_after_all() -> Answer:
     for p in ("single_user_sync", "seqcount"):
         r = run(workloads.threaded_app(policy=p, n_readers=1, mapper=False, miss_ratio=0.5, until_ms=300))
         s = r.summary()
-        rows.append((p, str(s["faults"]["retries"]), str(sum(e[2] == "revalidated" for e in r.events)),
+        rows.append((p, str(s["faults"]["retries"]), str(record.count(r.events, record.REVALIDATED)),
                      f"{s['mmap_sem']['held_across_io_ms']:.1f}"))
     return Answer(tuple(rows), (
         "single_user_sync sees mm_users == 1 and reads synchronously, holding mmap_sem across every read: "
@@ -367,7 +367,7 @@ def per_vma_lock_two_thread() -> Answer:
         s = r.summary()
         last_end = max(f.end_us for f in r.faults if f.end_us is not None)
         asks = sum(1 for t, task, ev, _ in r.events
-                   if task == "reader" and ev == "start_locking" and t <= last_end)
+                   if task == "reader" and ev == record.START_LOCKING and t <= last_end)
         faults = s["faults"]["completed"]
         rows.append((p, str(faults), str(asks), f"{asks / faults:.1f}", f"{s['threads']['mapper']['ops_per_s']:,.0f}"))
     return Answer(tuple(rows), (

@@ -416,6 +416,11 @@ def counts(events, names) -> dict:
     return fold(events, Counts(names))
 
 
+def count(events, name) -> int:
+    """How many events called ``name``."""
+    return fold(events, Counts((name,)))[name]
+
+
 def lane_states(events, threads=(), end_us=None) -> dict:
     """Per thread, per state, the spans it spent there (see LaneStates)."""
     lanes = LaneStates(threads)

@@ -16,7 +16,8 @@ import textwrap
 
 import simpy
 
-from . import workloads
+from . import record, workloads
+from .record import lock_requests  # noqa: F401  (the record's reading; notebooks call it here too)
 from .result import percentiles
 from .rwsem import RWSem
 from .scenario import Disk, Scenario, Script
@@ -79,18 +80,6 @@ def one_fault(result, task="reader", n=1) -> list:
 
 
 # -- lock requests -------------------------------------------------------------------
-
-def lock_requests(events) -> list:
-    """Every granted request for mmap_sem in a record: (task, side, asked_us, got_us)."""
-    rows, asked = [], {}
-    for t, task, event, details in events:
-        if event == "start_locking":
-            asked[task] = (t, "write" if dict(details)["write"] else "read")
-        elif event == "acquire_returned" and task in asked:
-            t0, side = asked.pop(task)
-            rows.append((task, side, t0, t))
-    return rows
-
 
 def lock_table(result) -> str:
     """When each thread asked for mmap_sem and when it got it, in milliseconds."""
@@ -218,7 +207,7 @@ def dos_table(policies, **params) -> str:
         r = run(workloads.fadvise_dos(policy=p, **params))
         s = r.summary()
         f = s["faults"]
-        evictions = sum(e[2] == "evict" for e in r.events)
+        evictions = record.count(r.events, record.EVICT)
         latency = f"{f['latency_ms']['max']:.3f} ms" if f["completed"] else "never"
         lines.append(f"{p:<16}{f['max_attempts']:>7}{'yes' if f['completed'] else 'no':>10}"
                      f"{s['disk_requests']:>12}{evictions:>11}{latency:>12}")
@@ -248,7 +237,7 @@ def dropped_table(runs) -> str:
              f"{'':<18}{'':>7}{'':>7}{'dated':>9}{'retries':>9}{'walks':>8}{'across I/O':>16}"]
     for p, r in runs.items():
         s = r.summary()
-        revalidated = sum(e[2] == "revalidated" for e in r.events)
+        revalidated = record.count(r.events, record.REVALIDATED)
         lines.append(f"{p:<18}{s['faults']['completed']:>7}{s['faults']['major']:>7}{revalidated:>9}"
                      f"{s['faults']['retries']:>9}{s['redone_walks']:>8}"
                      f"{s['mmap_sem']['held_across_io_ms']:>13.1f} ms")
