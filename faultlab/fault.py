@@ -267,9 +267,11 @@ def do_page_cache_readahead(k, f, pgoff):
 
 
 def page_cache_read(k, f, pgoff):
-    """no_cached_page: read just this page (add locked, ->readpage)."""
+    """no_cached_page: read just this page (add_to_page_cache_lru: added locked and
+    parked in this CPU's LRU-add pagevec; ->readpage)."""
     if k.cache.lookup(pgoff) is None:
         page = k.cache.add_to_page_cache(pgoff)
+        k.pagevecs.lru_cache_add(f.task.name, page)      # add_to_page_cache_lru (pagevec.py)
         yield k.cpu(k.costs.ra_submit_us + k.costs.ra_page_us)
         k.disk.submit(f.task.name, [page])
     return None

@@ -138,8 +138,10 @@ FIGURES = {f.name: f for f in (
                "The same run and window under Google's NOPAGE_RETRY patch: the reader drops mmap_sem "
                "while it waits, retries once (triangles), and the mapper keeps going.", retry_timeline),
     FigureSpec("livelock_map", "03_livelock",
-               "fadvise_dos with retry_unlimited: eviction period x wake-up latency; 'unfinished (livelock)' "
-               "cells never finished, the line is the analytical retry window.", livelock_map),
+               "fadvise_dos with retry_unlimited: eviction rate (attempts per µs across CPUs, 1 / period) x "
+               "wake-up latency, with the victim's CPU draining its LRU pagevec (drain='traffic'; without a "
+               "drain the fault finishes); 'unfinished (livelock)' cells never finished, the line is the "
+               "analytical retry window.", livelock_map),
     FigureSpec("seqcount_sweep", "05_seqcount",
                "threaded_app under seqcount as the mapper gets busier: faults revalidated in place "
                "against faults sent round a full retry.", seqcount_sweep),

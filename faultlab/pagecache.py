@@ -175,14 +175,9 @@ def invalidate_page(cache: PageCache, page: Page) -> bool:
     """The per-page test of invalidate_mapping_pages (mm/truncate.c, 2.6.18):
     skip a page that is locked, mapped, or referenced by anyone but the cache
     (invalidate_complete_page wants page_count == 2: the cache's reference
-    and the caller's pagevec reference; the model does not count the latter).
-
-    Simplification: a page just read through add_to_page_cache_lru also
-    sits in a per-CPU LRU pagevec, holding one more reference, until that
-    CPU's pagevec fills or is drained; FADV_DONTNEED drains only its own
-    CPU's. The model has no CPUs and no pagevecs: it behaves as if the
-    evictor ran on the victim's CPU (or the pagevec had been drained), the
-    case in which Morton's livelock can happen."""
+    and the caller's own lookup reference, which the model does not count).
+    A page parked in a CPU's LRU-add pagevec holds one more reference, so it
+    is skipped until that CPU drains it (pagevec.py)."""
     if not droppable(page):
         return False
     cache.remove(page)

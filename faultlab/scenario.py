@@ -20,6 +20,7 @@ from .threads.locker import Locker  # noqa: F401
 from .threads.mapper import Mapper  # noqa: F401
 from .threads.reader import Reader
 from .threads.script import Script  # noqa: F401
+from .pagevec import Drain
 
 DISK_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 RWSEM_RULES = ("2.6.18", "modern")
@@ -91,6 +92,7 @@ class Scenario:
     seed: int = 0
     until_ms: float = 1000.0
     name: str = ""
+    drain: Drain = field(default_factory=Drain)   # what drains the LRU-add pagevecs (pagevec.py)
 
     def check(self) -> None:
         """Raise ValueError naming the first bad field and what it may be."""
@@ -129,6 +131,9 @@ class Scenario:
             raise refuse("threads", f"thread names must be unique, got {names}")
         for t in self.threads:
             t.check_all(self)
+        if not isinstance(self.drain, Drain):
+            raise refuse("drain", f"must be a faultlab.pagevec.Drain, got {self.drain!r}")
+        self.drain.check(self)
 
 
 def _check_disk(d: Disk):

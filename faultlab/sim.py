@@ -15,6 +15,7 @@ import simpy
 from .disk import Disk
 from .mm import FILE_BASE, MM
 from .pagecache import PageCache
+from .pagevec import Pagevecs
 from .policies import get_policy
 from .result import Result
 from .errors import InputError, ModelBug
@@ -41,6 +42,8 @@ class Kernel:
         self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)
         self.cache = PageCache(env)
         self.cache.preload(scenario.cached_pages)
+        cpu_index = {t.name: i for i, t in enumerate(scenario.threads)}   # one CPU per thread
+        self.pagevecs = Pagevecs(self, scenario.drain, cpu_index.__getitem__)
         self.disk = Disk(env, self.rec, scenario.disk, stream(scenario.seed, "disk"))
         self.ra = {"mmap_miss": 0, "mmap_hit": 0}        # file->f_ra, shared by all mappers
         self.shared = {}                                  # state a thread kind shares between its threads (its setup)

@@ -95,13 +95,19 @@ def sys_mmap_file(k, task):
 
 
 def sys_fadvise_dontneed(k, task, first, n):
-    """invalidate_mapping_pages over [first, first+n): drop what may be dropped."""
+    """invalidate_mapping_pages over [first, first+n): drop what may be dropped; the
+    pagevec_release after the batch drains the caller's own CPU's LRU-add pagevec
+    (mm/truncate.c, mm/swap.c, 2.6.18), after the pages were tested."""
     from .pagecache import invalidate_page
     dropped = []
+    found = False
     for index in range(first, first + n):
         page = k.cache.lookup(index)
+        found = found or page is not None
         if page is not None and invalidate_page(k.cache, page):
             dropped.append(index)
     for index in dropped:
         k.rec.emit(task.name, "evict", page=index)
+    if found:
+        k.pagevecs.lru_add_drain(task.name)   # pagevec_release -> __pagevec_release (own CPU only)
     return dropped

@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import inspect
 
+from .pagevec import Drain
 from .scenario import Costs, Disk, Scenario
 from .threads import Evictor, Mapper, Reader, Script
 
@@ -100,12 +101,21 @@ def threaded_app(policy="sync", n_readers=8, miss_ratio=0.05, mapper=True, seed=
 
 @preset
 def fadvise_dos(policy="sync", evict_period_us=0.5, wakeup_us=5.0, seed=0, until_ms=200.0,
-                disk_ms=2.0, page=1000, walk_us=0.5):
+                disk_ms=2.0, page=1000, walk_us=0.5, drain="traffic", drain_us=2.0):
     """Morton's livelock (<20060920105317.7c3eb5f4.akpm@osdl.org>): a ``victim``
     thread faults one page once while an ``evictor`` process loops
     FADV_DONTNEED over it. Disk latency is exponential, so the evictor's
-    phase against each retry is new every time."""
+    phase against each retry is new every time.
+
+    The victim's page is read by page_cache_read, so it sits in the victim's
+    CPU's LRU-add pagevec, where FADV_DONTNEED (on another CPU) cannot drop it,
+    until that CPU drains (pagevec.py). ``drain``: ``"traffic"`` (another
+    thread on the victim's CPU adds a new page-cache page every ``drain_us``),
+    ``"reclaim"`` (page reclaim there calls lru_add_drain every ``drain_us``)
+    or ``"none"``. The default, a new page every 2 us, drains the pagevec
+    within 28 us of the victim's read: much sooner than the disk answers."""
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
+                    drain=Drain(kind=drain, period_us=drain_us, on="victim"),
                     disk=Disk(latency_ms=disk_ms, distribution="exponential"),
                     costs=_costs(wakeup_us=wakeup_us, walk_us=walk_us), file_pages=1 << 16,
                     threads=(Reader("victim", pattern="fixed", page=int(page), count=1),

@@ -207,7 +207,8 @@ def test_livelock_map_cells_and_window_line():
     unfinished = meshes[1].get_array()
     assert int(np.ma.count(unfinished)) == 6                 # the six cells that never finished
     window = [l for l in ax.get_lines() if l.get_label() == "analytical window"]
-    assert list(window[0].get_xdata()) == GRID["window_us"]
+    assert list(window[0].get_xdata()) == [1.0 / w for w in GRID["window_us"]]   # drawn as a rate
+    assert "per µs" in ax.get_xlabel() and "CPUs" in ax.get_xlabel()
     texts = {t.get_text() for t in ax.texts}
     assert "≥90" in texts and "5" in texts
     fig = plots.livelock_map(SimpleNamespace(**GRID), show="finished")

@@ -56,7 +56,8 @@ class Evictor(ThreadKind):
         pages = range(self.first_page, self.first_page + self.n_pages)
         tick = 0
         while self.count is None or tick < self.count:
-            if not any((p := k.cache.lookup(i)) is not None and droppable(p) for i in pages):
+            if not any((p := k.cache.lookup(i)) is not None and
+                       (droppable(p) or k.pagevecs.holds(task.name, p)) for i in pages):
                 yield k.cache.wait_for_change()
                 continue
             tick = max(tick, math.ceil((k.env.now - t0 - call) / period - 1e-9))
