@@ -18,6 +18,7 @@ The hooks, each with its contract (``k`` the Kernel, ``f`` the fault.Fault):
     cache_miss(k, f, pgoff, ra)    (generator) submit the read of a missing page; None or a NOPAGE code
     page_not_uptodate(k, f, page)  (generator) the page is under read: the page, RETRY_ALL or NOPAGE_RETRY
     locked_page_is_major(f)        does finding the page under another read make the fault major?
+    fault_around(f)                does a read fault first map the cached neighbours (3.15+)?
     counts_readahead_hit(f)        does this pass's cache hit count against mmap_miss (file->f_ra)?
     map_into_dead_vma(k, f, vma, page)  do_no_page found its VMA unmapped: raise ModelBug, or record the bug
 
@@ -90,6 +91,11 @@ class Policy:
         """2.6.18's page_not_uptodate: a page found under another read makes the
         fault major (until 2.6.37, which counts only a page not in the cache)."""
         return True
+
+    def fault_around(self, f) -> bool:
+        """No fault-around before 3.15: a read fault maps its own page only
+        (fault.do_fault_around is do_read_fault's first step since 3.15)."""
+        return False
 
     def counts_readahead_hit(self, f) -> bool:
         """2.6.18 counts every cache hit against mmap_miss, a rerun's too (3.7's

@@ -14,6 +14,9 @@ maybe_unlock_mmap_for_io), not just while waiting for the page
 (lock_page_maybe_drop_mmap), and before ->readpage of a single page.
 Having dropped it, the fault always ends in RETRY, whatever it finds.
 
+A read fault first maps the cached, unlocked neighbours of its 16-page
+block (do_fault_around, 3.15+; fault.do_fault_around).
+
 Simplifications: read-around follows 2.6.18's heuristics (mmap_miss
 against mmap_hit, no asynchronous PG_readahead hits); the drop happens
 only for a page whose read is in flight (the kernel drops for any locked
@@ -49,6 +52,9 @@ class MultiRetry(Policy):
 
     def locked_page_is_major(self, f) -> bool:
         return False                               # since 2.6.37: only a page not in the cache
+
+    def fault_around(self, f) -> bool:
+        return True                                # do_fault_around, 3.15+ (a kernel this recent has it)
 
     def counts_readahead_hit(self, f) -> bool:
         """A rerun's hit does not count (3.7+, FAULT_FLAG_TRIED). The model keys
