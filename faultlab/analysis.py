@@ -127,9 +127,92 @@ def published_comparison(seed=0, until_ms=2000.0):
     set from it, see Costs); the 'before' row is the model's prediction."""
     rows = []
     for policy, published in PUBLISHED_TWO_THREAD.items():
-        s = summary(two_thread(policy=policy, seed=seed, until_ms=until_ms))
+        scenario = two_thread(policy=policy, seed=seed, until_ms=until_ms)
+        s = summary(scenario)
         model = s["threads"]["mapper"]["ops_per_s"]
         rows.append({"policy": policy, "published_per_s": published, "model_per_s": model,
                      "ratio": round(model / published, 3),
-                     "reader_per_s": s["threads"]["reader"]["ops_per_s"]})
+                     "reader_per_s": s["threads"]["reader"]["ops_per_s"],
+                     "params": two_thread_params(scenario)})
+    return rows
+
+
+def two_thread_params(scenario) -> dict:
+    """What a two_thread number depends on, read back from the scenario that ran:
+    the disk, the rwsem rules, read-around, the two threads' user time and
+    access size, and the costs on the path between a reader's up_read and the
+    mapper's next down_write."""
+    reader = next(t for t in scenario.threads if t.name == "reader")
+    mapper = next(t for t in scenario.threads if t.name == "mapper")
+    c = scenario.costs
+    return {"disk_ms": scenario.disk.latency_ms, "disk": scenario.disk.distribution,
+            "rwsem": scenario.rwsem, "ra_pages": scenario.ra_pages,
+            "reader_think_us": reader.think_us, "pages_per_access": reader.pages_per_access,
+            "mapper_think_us": mapper.think_us, "wakeup_us": c.wakeup_us, "mmap_us": c.mmap_us,
+            "munmap_us": c.munmap_us, "syscall_entry_us": c.syscall_entry_us,
+            "fault_entry_us": c.fault_entry_us, "fault_exit_us": c.fault_exit_us}
+
+
+# -- 55 or 27.5: the hypotheses, each a model run ------------------------------------
+
+def think_threshold_us(costs, mapper_think_us) -> float:
+    """Hypothesis (b)'s threshold, under the 2.6.18 rules: the reader's time between
+    faults past which the mapper fits a second syscall between two reads.
+
+    At the reader's up_read the queued mapper is granted the lock; it wakes
+    (wakeup_us), finishes its syscall (mmap_us), thinks and enters the next
+    one (mapper_think_us + syscall_entry_us). The reader meanwhile returns to
+    user space (fault_exit_us), thinks, and faults again (fault_entry_us): if
+    its down_read comes later than the mapper's, the mapper gets that second
+    syscall too -- one mmap + munmap per read instead of one syscall."""
+    return (costs.wakeup_us + costs.mmap_us + mapper_think_us + costs.syscall_entry_us
+            - costs.fault_exit_us - costs.fault_entry_us)
+
+
+HYPOTHESIS_B_MARGIN_US = 5.0      # how far past the threshold (b) sets the reader's think time
+
+
+def fifty_five_hypotheses(seed=0, until_ms=2000.0) -> list[dict]:
+    """The model's prediction for Lespinasse's 'before' number, the published 55/s,
+    and three hypotheses for the difference, each a run of two_thread (sync,
+    2.6.18 rules) with one thing changed. Rows: ``case``, ``what``,
+    ``mapper_per_s`` (mmap + munmap pairs per second, except (c)),
+    ``reader_per_s`` and ``params`` (what the run used; None for the
+    published row). Nothing here is fitted to 55: each hypothesis changes
+    one assumption and reports what the model then gives.
+
+    - prediction: the defaults (one mmap_sem acquisition per read);
+    - (a) the reader takes mmap_sem twice per iteration: each read spans two
+      pages (pages_per_access=2, the second a minor fault);
+    - (b) the reader's time between faults exceeds the mapper's wake-up plus
+      one syscall (think_threshold_us, plus HYPOTHESIS_B_MARGIN_US);
+    - (c) the published loop counted syscalls, not mmap + munmap pairs: the
+      prediction's run, counting each syscall.
+    """
+    base = two_thread(policy="sync", seed=seed, until_ms=until_ms)
+    mapper_think = next(t for t in base.threads if t.name == "mapper").think_us
+    threshold = think_threshold_us(base.costs, mapper_think)
+    think_b = round(threshold + HYPOTHESIS_B_MARGIN_US, 3)
+    runs = {"prediction": base,
+            "a": two_thread(policy="sync", seed=seed, until_ms=until_ms, pages_per_access=2),
+            "b": two_thread(policy="sync", seed=seed, until_ms=until_ms, reader_think_us=think_b)}
+    results = {case: run(sc) for case, sc in runs.items()}
+    secs = until_ms / 1000.0
+    rows = []
+    for case, what in (("prediction", "the defaults: one mmap_sem acquisition per read"),
+                       ("a", "(a) the reader takes mmap_sem twice per iteration (a read spanning two pages)"),
+                       ("b", f"(b) the reader's time between faults ({think_b:g} us) exceeds the mapper's "
+                             f"wake-up plus one syscall (threshold {threshold:g} us)")):
+        s = results[case].summary()
+        rows.append({"case": case, "what": what, "mapper_per_s": s["threads"]["mapper"]["ops_per_s"],
+                     "reader_per_s": s["threads"]["reader"]["ops_per_s"],
+                     "params": two_thread_params(runs[case])})
+    pred = results["prediction"]
+    syscalls = sum(1 for c in pred.syscalls if c.task == "mapper" and c.end_us is not None)
+    rows.append({"case": "c", "what": "(c) the loop counted syscalls, not mmap + munmap pairs",
+                 "mapper_per_s": round(syscalls / secs, 3),
+                 "reader_per_s": pred.summary()["threads"]["reader"]["ops_per_s"],
+                 "params": two_thread_params(base)})
+    rows.append({"case": "published", "what": "Lespinasse 2010 (V2 cover letter, d065bd810b6d): about 55/s",
+                 "mapper_per_s": PUBLISHED_TWO_THREAD["sync"], "reader_per_s": 55.0, "params": None})
     return rows

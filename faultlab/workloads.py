@@ -70,13 +70,16 @@ def _costs(**changes):
 
 @preset
 def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_think_us=2.0,
-               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem="2.6.18"):
+               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem="2.6.18", pages_per_access=1):
     """Thread ``reader`` reads random pages of a large mapped file (every read a
-    miss); thread ``mapper`` loops mmap/munmap of an anonymous page."""
+    miss); thread ``mapper`` loops mmap/munmap of an anonymous page.
+    ``pages_per_access`` k: each read spans k consecutive pages (one major
+    fault, then k-1 more faults, minor while read-around brought the pages in)."""
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=int(ra_pages),
                     rwsem=rwsem, disk=Disk(latency_ms=disk_ms),
                     costs=_costs(wakeup_us=wakeup_us),
-                    threads=(Reader("reader", pattern="cold", think_us=reader_think_us),
+                    threads=(Reader("reader", pattern="cold", think_us=reader_think_us,
+                                    pages_per_access=pages_per_access),
                              Mapper("mapper", think_us=mapper_think_us)),
                     name="two_thread")
 

@@ -22,6 +22,12 @@ class Reader(ThreadKind):
         otherwise a page that is already in the page cache but not yet
         mapped (a minor fault).
       - ``fixed``: touch page ``page`` ``count`` times.
+
+    ``pages_per_access`` k: one access spans k consecutive pages (a read that
+    straddles page boundaries): it touches its page and the k-1 after it, one
+    fault each where no pte is present -- the first major, the others minor
+    when read-around brought their pages in with the first (a cold page is
+    the middle of its read-around block), major otherwise.
     """
 
     name: str = "reader"
@@ -32,6 +38,7 @@ class Reader(ThreadKind):
     count: int | None = None         # accesses to make; None = until the run ends
     start_us: float = 0.0
     via: str = "fault"               # "fault" (a load) or "gup" (read via /proc/self/mem: get_user_pages)
+    pages_per_access: int = 1        # consecutive pages one access touches
 
     def check(self, s) -> None:
         p = self.where
@@ -49,6 +56,9 @@ class Reader(ThreadKind):
         if self.count is None and self.think_us <= 0:
             raise refuse(f"{p}.think_us", "a reader that loops until the run ends needs think_us > 0")
         at_least(f"{p}.page", self.page, 0, integer=True)
+        at_least(f"{p}.pages_per_access", self.pages_per_access, 1, integer=True)
+        if self.pages_per_access > 1024:
+            raise refuse(f"{p}.pages_per_access", f"at most 1024, got {self.pages_per_access!r}")
         if self.pattern == "fixed" and not 0 <= self.page < s.file_pages:
             raise refuse(f"{p}.page", f"page {self.page} is outside the file (0..{s.file_pages - 1})")
 
@@ -61,7 +71,9 @@ class Reader(ThreadKind):
         while self.count is None or task.ops < self.count:
             page = pages.next_page(task, self)
             op_start(task)
-            yield from touch(k, task, page, self.via)
+            for i in range(self.pages_per_access):
+                if page + i < k.scenario.file_pages:
+                    yield from touch(k, task, page + i, self.via)
             op_done(task)
             if self.think_us:
                 yield k.env.timeout(self.think_us)
