@@ -157,6 +157,8 @@ def finish_fault(k, f, ret):
     f.rec.major = f.rec.major or outcome is Outcome.MAJOR
     yield k.cpu(k.costs.fault_exit_us)
     end_fault(k, f, outcome)
+    if k.sched is not None:                          # the return to user: a preemption point
+        yield from k.sched.preempt_point(f.task.name)
     return outcome
 
 
@@ -319,10 +321,15 @@ def sleep_on_page(k, f, page, take_lock: bool):
     if take_lock and trylock_page(page) or not take_lock and not page.locked:
         return
     k.rec.emit(f.task.name, "io_wait_start", page=page.index, mmap_sem=holds(k.mm, f.task))
+    sched = k.sched
+    if sched is not None:
+        sched.block(f.task.name)                     # asleep: its CPU goes to the next in line
     if take_lock:
         slept = yield from lock_page(k.env, page)
     else:
         slept = yield from wait_on_page_locked(k.env, page)
+    if sched is not None and (ev := sched.resume(f.task.name)) is not None:
+        yield ev
     if slept:
         yield k.cpu(k.costs.wakeup_us)
     k.rec.emit(f.task.name, "io_wait_end", page=page.index)

@@ -57,6 +57,7 @@ class MM:
         self.rec = rec
         self.mmap_sem = RWSem(env, rules=rules, name="mmap_sem", wakeup_us=wakeup_us)
         self.wakeup_us = wakeup_us
+        self.sched = None       # the CPU layer's run queues, if the scenario has CPUs (cpu.py)
         self.vmas: list[VMA] = []
         self._starts: list[int] = []
         self.ptes: dict[int, object] = {}
@@ -137,7 +138,12 @@ def _sleep(mm: MM, task, write: bool):
     """Queue on mmap_sem; a task that slept pays the wake-up latency before it runs."""
     req = mm.mmap_sem.request(task.name, write)
     if not req.triggered:
+        sched = mm.sched
+        if sched is not None:
+            sched.block(task.name)              # asleep: its CPU goes to the next in line
         yield req
+        if sched is not None and (ev := sched.resume(task.name)) is not None:
+            yield ev                            # runnable: wait for the CPU
     if req.waited and not req.running:
         yield mm.env.timeout(mm.wakeup_us)
     mm.seq += write

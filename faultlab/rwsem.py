@@ -102,6 +102,7 @@ class RWSem(BaseResource):
         self.max_queue = 0
         self.steals = 0
         self.handoffs = 0
+        self.sched = None                    # the CPU layer, if any: a woken writer runs when it has a CPU
 
     # -- the API the fault path uses ------------------------------------
     def request(self, task: str, write: bool) -> Request:
@@ -161,6 +162,8 @@ class RWSem(BaseResource):
             raise ModelBug(f"{self.name}: {req.task} takes the lock twice")
         self.holders[req.task] = req.write
         req.waited = not req.arriving
+        if req.waited and self.sched is not None:
+            self.sched.wake(req.task)                     # try_to_wake_up, by the waker, now
         req.succeed()
 
 
@@ -251,6 +254,9 @@ class RwsemModern(RWSem):
                 self._grant(head)
                 return
             self._writer_waking = head
+            if self.sched is not None:
+                self.sched.when_running(head.task, lambda w=head: self._writer_runs(w), self.wakeup_us)
+                return
             self._env.timeout(self.wakeup_us).callbacks.append(lambda _e, w=head: self._writer_runs(w))
             return
         woken = [r for r in q if not r.write][:MAX_READERS_WAKEUP]
@@ -268,6 +274,8 @@ class RwsemModern(RWSem):
             self._grant(w)
             w.running = True                              # it already paid its wake-up
         else:
+            if self.sched is not None:
+                self.sched.block(w.task)                  # back to sleep: its CPU goes to the next
             self.rwsem_wake()                             # stolen; try again when it can
 
 

@@ -20,6 +20,7 @@ from .threads.locker import Locker  # noqa: F401
 from .threads.mapper import Mapper  # noqa: F401
 from .threads.reader import Reader
 from .threads.script import Script  # noqa: F401
+from .cpu import CPUs
 from .pagevec import Drain
 
 DISK_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
@@ -93,6 +94,7 @@ class Scenario:
     until_ms: float = 1000.0
     name: str = ""
     drain: Drain = field(default_factory=Drain)   # what drains the LRU-add pagevecs (pagevec.py)
+    cpus: CPUs | None = None         # None: a CPU per thread, no scheduler (cpu.py)
 
     def check(self) -> None:
         """Raise ValueError naming the first bad field and what it may be."""
@@ -134,6 +136,10 @@ class Scenario:
         if not isinstance(self.drain, Drain):
             raise refuse("drain", f"must be a faultlab.pagevec.Drain, got {self.drain!r}")
         self.drain.check(self)
+        if self.cpus is not None:
+            if not isinstance(self.cpus, CPUs):
+                raise refuse("cpus", f"must be None or a faultlab.cpu.CPUs, got {self.cpus!r}")
+            self.cpus.check(self)
 
 
 def _check_disk(d: Disk):

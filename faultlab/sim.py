@@ -15,6 +15,7 @@ import simpy
 from .disk import Disk
 from .mm import FILE_BASE, MM
 from .pagecache import PageCache
+from .cpu import Sched
 from .pagevec import Pagevecs
 from .policies import get_policy
 from .result import Result
@@ -42,8 +43,12 @@ class Kernel:
         self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)
         self.cache = PageCache(env)
         self.cache.preload(scenario.cached_pages)
-        cpu_index = {t.name: i for i, t in enumerate(scenario.threads)}   # one CPU per thread
-        self.pagevecs = Pagevecs(self, scenario.drain, cpu_index.__getitem__)
+        names = [t.name for t in scenario.threads]
+        self.sched = None if scenario.cpus is None else Sched(env, scenario.cpus, names)
+        self.mm.sched = self.mm.mmap_sem.sched = self.sched
+        cpu_index = {name: i for i, name in enumerate(names)}              # one CPU per thread
+        self.pagevecs = Pagevecs(self, scenario.drain,
+                                 cpu_index.__getitem__ if self.sched is None else self.sched.cpu_of)
         self.disk = Disk(env, self.rec, scenario.disk, stream(scenario.seed, "disk"))
         self.ra = {"mmap_miss": 0, "mmap_hit": 0}        # file->f_ra, shared by all mappers
         self.shared = {}                                  # state a thread kind shares between its threads (its setup)

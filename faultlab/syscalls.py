@@ -39,6 +39,8 @@ def _syscall(k, task, kind, cost_us, change=None, write=True):
         up_read(k.mm, task)
     rec.end_us = k.env.now
     k.rec.emit(task.name, "syscall_end", kind=kind)
+    if k.sched is not None:                          # the return to user: a preemption point
+        yield from k.sched.preempt_point(task.name)
     return rec
 
 

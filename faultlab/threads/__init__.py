@@ -104,7 +104,11 @@ def start(k, task):
 def _after(k, task, delay, gen):
     if delay:
         yield k.env.timeout(delay)
+    if k.sched is not None and (ev := k.sched.resume(task.name)) is not None:
+        yield ev                         # the new thread waits for its CPU (cpu.py)
     yield from gen
+    if k.sched is not None:
+        k.sched.exit(task.name)
     if task.shares_mm:
         k.mm.users -= 1              # exit_mm -> mmput: the thread no longer uses the mm
 
@@ -140,6 +144,8 @@ def access_process_vm(k, task, address):
     yield from get_user_pages(k, task, address)
     if holds(k.mm, task):
         up_read(k.mm, task)
+    if k.sched is not None:              # the read returns to user: a preemption point
+        yield from k.sched.preempt_point(task.name)
 
 
 def check_count(where, count):
