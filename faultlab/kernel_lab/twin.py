@@ -250,6 +250,95 @@ def text_table(rows, digits: int = 1) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
 
 
+# -- the twin of the live two-thread benchmark: a prediction from the calibration --------
+
+TWO_THREAD_PLACEMENTS = ("split", "same", "free")
+TWIN_READS = 10            # simulated time: at least this many lone reader periods ...
+TWIN_MAX_LOOPS = 50_000    # ... and at most this many lone mapper loops (or 2 s), whichever is longer
+
+
+def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
+    """The scenario that predicts :func:`faultlab.kernel_lab.benchmark` from its
+    calibration alone (``calibrate()``'s dict: every number measured with one
+    loop running by itself; never the contended run).
+
+    - the reader: random pages, each a miss with no read-around (the lab's
+      MADV_RANDOM); its loop in C does nothing between two accesses but read
+      the clock twice, so its lone loop period (``reader_alone_per_s``) is
+      all access: the disk takes that period less two clock reads (the FUSE
+      sleep, its round trip and the fault; ``read_us``, a median, is not
+      used: the period's mean is what sets a rate), and the reader's user
+      time is the two clock reads;
+      ``path="procmem"``: a get_user_pages read holding mmap_lock across the
+      I/O (/proc/self/mem, no retry), ``path="fault"``: an ordinary fault
+      under ``per_vma_lock`` (6.8); the modern rwsem rules either way;
+    - the mapper: mmap and munmap cost their lone medians (``mmap_us``,
+      ``munmap_us``, each with its clock read taken off), and its user time is
+      what is left of its lone loop period (``mapper_alone_per_s``);
+    - a woken thread runs ``wakeup_us`` after its wake-up (the measured
+      wake-up onto an idle CPU; ``wakeup_same_cpu_us`` where there is no
+      second CPU);
+    - ``cpus``: ``"split"`` two CPUs, one thread each; ``"same"`` one CPU
+      for both; ``"free"`` two CPUs, no affinity (faultlab.cpu); the slice is
+      the measured ``slice_us``;
+    - the simulated time: TWIN_READS lone reader periods, or TWIN_MAX_LOOPS
+      lone mapper loops up to 2 s if that is longer (a free-running mapper
+      costs the simulation one event per step).
+
+    Not taken from the calibration: the kernel's fault-path costs inside the
+    model (its defaults, a few microseconds), and ``hz``: the model's
+    RWSEM_WAIT_TIMEOUT is 4 ms (HZ=250) whatever the machine's."""
+    from ..cpu import CPUs
+
+    if path not in PATH_VIA:
+        raise ValueError(f"path: must be one of {tuple(PATH_VIA)}, got {path!r}")
+    if cpus not in TWO_THREAD_PLACEMENTS:
+        raise ValueError(f"cpus: must be one of {TWO_THREAD_PLACEMENTS}, got {cpus!r}")
+    missing = [k for k in ("reader_alone_per_s", "mapper_alone_per_s", "mmap_us",
+                           "munmap_us", "slice_us") if not calibration.get(k)]
+    if missing:
+        raise ValueError(f"calibration: needs {', '.join(missing)} (a positive number each)")
+    clock_us = (calibration.get("clock_ns") or 0.0) / 1000.0
+    mmap_us = max(float(calibration["mmap_us"]) - clock_us, 0.01)
+    munmap_us = max(float(calibration["munmap_us"]) - clock_us, 0.01)
+    wakeup_us = calibration.get("wakeup_us") or calibration.get("wakeup_same_cpu_us") or Costs().wakeup_us
+    reader_period = 1e6 / float(calibration["reader_alone_per_s"])
+    reader_user_us = max(2 * clock_us, 0.05)
+    mapper_period = 1e6 / float(calibration["mapper_alone_per_s"])
+    costs = dataclasses.replace(Costs(), mmap_us=mmap_us, munmap_us=munmap_us, syscall_entry_us=0.0,
+                                wakeup_us=float(wakeup_us))
+    placement = {"split": CPUs(n=2, affinity=(("reader", 0), ("mapper", 1)),
+                               slice_us=float(calibration["slice_us"])),
+                 "same": CPUs(n=1, affinity=(("reader", 0), ("mapper", 0)),
+                              slice_us=float(calibration["slice_us"])),
+                 "free": CPUs(n=2, slice_us=float(calibration["slice_us"]))}[cpus]
+    return Scenario(
+        policy="per_vma_lock", rwsem="modern", ra_pages=0, file_pages=1 << 24, seed=0,
+        disk=Disk(latency_ms=(reader_period - reader_user_us) / 1000.0, distribution="fixed"),
+        costs=costs, cpus=placement,
+        threads=(Reader(name="reader", pattern="cold", via=PATH_VIA[path], think_us=reader_user_us),
+                 Mapper(name="mapper", think_us=max((mapper_period - mmap_us - munmap_us) / 2.0, 0.001))),
+        until_ms=round(max(TWIN_READS * reader_period, min(2e6, TWIN_MAX_LOOPS * mapper_period)) / 1000.0, 3),
+        name=f"twin of the live two-thread benchmark ({path}, {cpus})")
+
+
+def predict_two_thread(calibration: dict, path: str, cpus: str) -> dict:
+    """The model's prediction of the live two-thread benchmark, from its
+    calibration only (:func:`two_thread_twin`): ``mapper_per_s`` (mmap +
+    munmap pairs per second), ``reader_per_s`` (accesses per second),
+    ``mapper_max_ms`` (the mapper's longest syscall), and what ran."""
+    scenario = two_thread_twin(calibration, path, cpus)
+    result = run(scenario)
+    s = result.summary()
+    done = [c for c in result.syscalls if c.task == "mapper" and c.end_us is not None]
+    longest = max((c.end_us - c.requested_us for c in done), default=0.0)
+    return {"mapper_per_s": s["threads"]["mapper"]["ops_per_s"],
+            "reader_per_s": s["threads"]["reader"]["ops_per_s"],
+            "mapper_max_ms": round(longest / 1000.0, 3),
+            "path": path, "cpus": cpus, "policy": scenario.policy, "rwsem": scenario.rwsem,
+            "until_ms": scenario.until_ms}
+
+
 # -- verdicts and figures for the notebook ---------------------------------------------
 
 def label(lab, live: bool = False) -> str:

@@ -1,0 +1,67 @@
+"""The twin of the live two-thread benchmark, on a fixed calibration: a
+prediction made from the calibration alone, with the model's mechanisms
+(the convoy on split CPUs, wake-up preemption on one CPU, no convoy on the
+fault path)."""
+from __future__ import annotations
+
+import pytest
+
+from faultlab.kernel_lab.twin import predict_two_thread, two_thread_twin
+
+# a calibration of the shape calibrate() returns (fixed here, not measured; the
+# mapper's lone rate is a loaded machine's, which keeps the simulation short)
+CAL = {"disk_ms": 18, "path": "procmem", "read_us": 18200.0, "reader_alone_per_s": 54.8,
+       "mapper_alone_per_s": 20000.0, "mmap_us": 1.2, "munmap_us": 1.4, "minor_fault_us": 0.6,
+       "wakeup_us": 30.0, "wakeup_same_cpu_us": 5.0, "slice_us": 2800.0, "hz": 250, "ncpus": 2,
+       "clock_ns": 30, "kernel": "6.18"}
+
+
+@pytest.fixture(scope="module")
+def procmem():
+    return {c: predict_two_thread(dict(CAL), "procmem", c) for c in ("split", "same")}
+
+
+def test_procmem_split_ties_the_mapper_to_the_reader(procmem):
+    p = procmem["split"]
+    assert 40 <= p["reader_per_s"] <= 56
+    assert p["mapper_per_s"] <= 3 * p["reader_per_s"]
+    assert p["mapper_max_ms"] >= 0.5 * CAL["read_us"] / 1000.0      # waits most of a read
+
+
+def test_procmem_same_cpu_frees_the_mapper(procmem):
+    """On one CPU the mapper loops freely for a slice per read: its lone rate
+    times slice / (read + slice)."""
+    p = procmem["same"]
+    read_us = 1e6 / CAL["reader_alone_per_s"]
+    share = CAL["slice_us"] / (read_us + CAL["slice_us"])
+    assert p["mapper_per_s"] == pytest.approx(CAL["mapper_alone_per_s"] * share, rel=0.3)
+    assert p["mapper_per_s"] >= 20 * p["reader_per_s"]
+
+
+def test_fault_path_has_no_convoy():
+    p = predict_two_thread(dict(CAL), "fault", "split")
+    assert p["mapper_per_s"] >= 0.5 * CAL["mapper_alone_per_s"]
+    assert p["mapper_max_ms"] < 0.1 * CAL["read_us"] / 1000.0
+
+
+def test_the_twin_is_built_from_the_calibration_only():
+    s = two_thread_twin(dict(CAL), "procmem", "split")
+    assert s.disk.latency_ms == pytest.approx((1e6 / CAL["reader_alone_per_s"] - 0.06) / 1000.0)
+    assert s.costs.mmap_us == pytest.approx(CAL["mmap_us"] - 0.03)
+    assert s.costs.wakeup_us == CAL["wakeup_us"]
+    assert s.cpus.slice_us == CAL["slice_us"] and s.cpus.n == 2
+    assert s.rwsem == "modern" and s.policy == "per_vma_lock"
+    assert two_thread_twin(dict(CAL), "procmem", "same").cpus.n == 1
+    assert two_thread_twin(dict(CAL), "fault", "free").cpus.affinity == ()
+
+
+def test_deterministic():
+    a = predict_two_thread(dict(CAL), "procmem", "split")
+    assert predict_two_thread(dict(CAL), "procmem", "split") == a
+
+
+@pytest.mark.parametrize("bad, field", [({"path": "x"}, "path"), ({"cpus": "both"}, "cpus"),
+                                        ({"cal": {**CAL, "slice_us": None}}, "slice_us")])
+def test_bad_input_is_named(bad, field):
+    with pytest.raises(ValueError, match=field):
+        predict_two_thread(bad.get("cal", dict(CAL)), bad.get("path", "procmem"), bad.get("cpus", "split"))
