@@ -43,6 +43,8 @@ IO_WAIT_END = "io_wait_end"
 SYSCALL_START = "syscall_start"
 SYSCALL_END = "syscall_end"
 EVICT = "evict"
+FAULT_AROUND = "fault_around"
+LRU_DRAIN = "lru_drain"
 KERNEL_BUG = "kernel_bug"
 OP_START = "op_start"
 OP_END = "op_end"
@@ -67,6 +69,8 @@ EVENTS = {
     SYSCALL_START: "a mapper or locker thread enters a syscall (kind=mmap/munmap/mprotect/mincore/...)",
     SYSCALL_END: "that syscall returns (kind=)",
     EVICT: "fadvise(FADV_DONTNEED) dropped a page from the page cache (page=)",
+    FAULT_AROUND: "do_fault_around (3.15+) mapped cached neighbours of the faulting page (first=, n=)",
+    LRU_DRAIN: "a CPU's LRU-add pagevec was drained, its references released (cpu=, why=full/lru_add_drain, pages=)",
     KERNEL_BUG: "a broken-on-purpose design walked into a kernel bug (what=)",
 }
 LAB_EVENTS = {
