@@ -80,7 +80,8 @@ def label(r, live: bool = False) -> str:
     return (f"{how} on Linux {r.kernel} ({r.params.get('machine', '?')}, "
             f"{(r.calibration or {}).get('ncpus', '?')} CPUs) on {r.date[:10]}: "
             f"disk_ms={r.disk_ms}, seconds={r.seconds:g} per placement, "
-            f"calibration {r.params.get('calibration_s')} s per loop alone")
+            f"calibration {r.params.get('calibration_s')} s per loop alone, "
+            f"1-minute load average {r.params.get('loadavg_1min', '?')} at the start")
 
 
 def table(results) -> str:
@@ -113,8 +114,8 @@ def facts(results) -> dict:
         None if pm is None else pm["mapper_per_s"] >= 100 * pm["reader_per_s"]
     out["fault, separate CPUs: mapper keeps at least half its lone rate"] = \
         None if fs is None else fs["mapper_per_s"] >= 0.5 * fs["mapper_alone_per_s"]
-    out["fault, separate CPUs: 99.9% of mapper calls far shorter than a read"] = \
-        None if fs is None else fs["mapper_latency_us"]["p99.9"] < 10 * fs["read_ms_median"]
+    out["fault, separate CPUs: 99.9% of mapper calls under a tenth of a read"] = \
+        None if fs is None else fs["mapper_latency_us"]["p99.9"] < 100 * fs["read_ms_median"]
     out["every run: one FUSE read per reader access"] = \
         all(r.summary()["reads_per_access"] == 1.0 for r in results.values())
     return out
