@@ -350,3 +350,83 @@ def test_each_rule_set_is_a_class_and_arrivals_go_through_simpys_do_put():
             env.process(task(f"t{i}", at, w))
         env.run()
         assert {"t0", "t1", "t2", "t3"} <= set(seen), cls
+
+
+# -- the wake-up itself, driven through unlock() as the fault path does -------------
+
+
+@pytest.mark.parametrize("rules", ["2.6.18", "modern"])
+def test_one_up_write_grants_the_whole_batch_of_queued_readers(rules):
+    """Waking the readers wakes all of them, not only the first: after one
+    unlock() of the writer every queued reader holds the lock."""
+    env = simpy.Environment()
+    sem = RWSem(env, rules=rules)
+    assert sem.trylock("w", write=True)
+    reqs = [sem.request(f"r{i}", write=False) for i in range(5)]
+    assert not any(r.triggered for r in reqs) and len(sem.put_queue) == 5
+    sem.unlock("w")
+    assert all(r.triggered for r in reqs)
+    assert sorted(sem.holders) == [f"r{i}" for i in range(5)] and not sem.put_queue
+
+
+def test_2618_up_write_batch_stops_at_the_first_queued_writer():
+    """... and under 2.6.18, the batch ends at the first writer in the queue."""
+    env = simpy.Environment()
+    sem = RWSem(env, rules="2.6.18")
+    assert sem.trylock("w", write=True)
+    for name, write in [("r0", False), ("r1", False), ("w1", True), ("r2", False)]:
+        sem.request(name, write)
+    sem.unlock("w")
+    assert sorted(sem.holders) == ["r0", "r1"]
+    assert [r.task for r in sem.put_queue] == ["w1", "r2"]
+
+
+@pytest.mark.parametrize("rules", ["2.6.18", "modern"])
+def test_the_fault_paths_lock_calls_wake_and_charge_the_wake_up(rules):
+    """mm.down_read/down_write/up_read/up_write, as the fault path and the
+    syscalls call them: the trylock, the queue, unlock()'s wake-up, and the
+    wake-up latency the woken task pays. A writer holds 0-100 while a reader
+    queues: the reader is back at 100 + wakeup_us. A reader holds 200-300
+    while a writer queues: 2.6.18 grants the writer at up_read, modern only
+    wakes it and it takes the lock when it runs; either way it is back at
+    300 + wakeup_us."""
+    from faultlab import mm as mmmod
+    from faultlab.record import Recorder
+
+    class T:
+        def __init__(self, name):
+            self.name = name
+
+    env = simpy.Environment()
+    rec = Recorder(env=env)
+    mm = mmmod.MM(env, rec, rules, 10.0, 1 << 10)
+    w, r = T("w"), T("r")
+
+    def writer_first():
+        yield from mmmod.down_write(mm, w)
+        yield env.timeout(100)
+        mmmod.up_write(mm, w)
+
+    def reader_then():
+        yield env.timeout(1)
+        yield from mmmod.down_read(mm, r)
+        yield env.timeout(1)
+        mmmod.up_read(mm, r)
+
+    def reader_first():
+        yield env.timeout(200)
+        yield from mmmod.down_read(mm, r)
+        yield env.timeout(100)
+        mmmod.up_read(mm, r)
+
+    def writer_then():
+        yield env.timeout(201)
+        yield from mmmod.down_write(mm, w)
+        mmmod.up_write(mm, w)
+
+    for p in (writer_first, reader_then, reader_first, writer_then):
+        env.process(p())
+    env.run()
+    got = [(t, task) for t, task, event, _ in rec.events if event == "acquire_returned"]
+    assert got == [(0, "w"), (110.0, "r"), (200, "r"), (310.0, "w")]
+    assert not mm.mmap_sem.holders and not mm.mmap_sem.put_queue
