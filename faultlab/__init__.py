@@ -10,11 +10,11 @@ designs, ``faultlab.workloads`` for ready-made scenarios.
 from . import workloads
 from .policies import POLICIES
 from .result import Result
-from .errors import ModelBug
+from .errors import InputError, ModelBug
 from .scenario import Costs, Disk, Scenario
 from .threads import Evictor, Locker, Mapper, Reader, Script
 from .sim import run
 
-__all__ = ["Costs", "Disk", "Evictor", "Locker", "Mapper", "ModelBug", "POLICIES", "Reader", "Result",
+__all__ = ["Costs", "Disk", "Evictor", "InputError", "Locker", "Mapper", "ModelBug", "POLICIES", "Reader", "Result",
            "Scenario", "Script", "run", "workloads"]
 __version__ = "0.1.0"

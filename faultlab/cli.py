@@ -3,17 +3,25 @@
 ``run`` echoes every parameter first as ``ARG name value`` lines (as the
 OSTEP homework simulators do), then prints a summary table, or the JSON
 summary with ``--json``. A bad argument ends the program with one line on
-stderr and exit status 2, never a traceback.
+stderr and exit status 2, never a traceback; the line names the option
+the user typed (``--until-ms``, or the NAME of ``--set NAME=VALUE``) and
+says what is allowed (from ``workloads.PARAMS``). Output cut short by a
+closed pipe (``| head``) ends quietly.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
+from .errors import InputError
 from .policies import POLICIES
-from .workloads import PRESETS, get_preset
+from .schema import refuse
+from .workloads import PARAMS, PRESETS, get_preset
+
+OPTIONS = {"policy": "--policy", "seed": "--seed", "until_ms": "--until-ms", "preset": "--preset"}
 
 
 class CliError(Exception):
@@ -25,45 +33,42 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
-def parse_value(name, text, default):
-    """Turn ``--set name=text`` into the type of the preset's default."""
-    if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name}: must be true or false, got {text!r}")
-    if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{name}: must be a whole number, got {text!r}") from None
-    if isinstance(default, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{name}: must be a number, got {text!r}") from None
-    return text
+def parse_value(name, text):
+    """Turn ``--set name=text`` into a value of the parameter's type and range."""
+    return PARAMS[name].check(name, PARAMS[name].parse(name, text))
+
+
+def renamed(error: InputError, typed: dict) -> InputError:
+    """``error`` naming the option the user typed for its field, if any."""
+    field, _, rest = str(error).partition(": ")
+    return refuse(typed[field], rest) if field in typed else error
 
 
 def build_scenario(preset_name, policy, sets, seed, until_ms):
-    fn = get_preset(preset_name)
+    """The preset's scenario and its parameters; errors name what the user typed."""
+    try:
+        fn = get_preset(preset_name)
+    except InputError as e:
+        raise renamed(e, OPTIONS) from None
     params = {}
     for item in sets:
         if "=" not in item:
-            raise ValueError(f"--set: expected name=value, got {item!r}")
+            raise refuse("--set", f"expected NAME=VALUE, got {item!r}")
         name, text = item.split("=", 1)
         if name not in fn.parameters:
-            raise ValueError(f"{name}: {preset_name} takes no parameter {name!r}; "
-                             f"it takes {', '.join(fn.parameters)}")
-        params[name] = parse_value(name, text, fn.parameters[name])
-    if policy is not None:
-        params["policy"] = policy
-    if seed is not None:
-        params["seed"] = seed
-    if until_ms is not None:
-        params["until_ms"] = until_ms
-    return fn(**params), {**fn.parameters, **params}
+            raise refuse(name, f"{preset_name} takes no parameter {name!r}; it takes {', '.join(fn.parameters)}")
+        params[name] = parse_value(name, text)
+    typed = {}
+    for name, value in (("policy", policy), ("seed", seed), ("until_ms", until_ms)):
+        if value is not None:
+            params[name] = PARAMS[name].check(OPTIONS[name], value)
+            typed[name] = OPTIONS[name]
+    try:
+        scenario = fn(**params)
+        scenario.check()
+    except InputError as e:
+        raise renamed(e, typed) from None
+    return scenario, {**fn.parameters, **params}
 
 
 def summary_table(s) -> str:
@@ -89,18 +94,17 @@ def cmd_list(args):
     print("policies:")
     for name, p in POLICIES.items():
         print(f"  {name:<20} {p.kernel:<34} {p.summary}")
-    print("presets:")
+    print("presets (set a parameter with --set NAME=VALUE):")
     for name, fn in PRESETS.items():
         print(f"  {name}")
         for pname, default in fn.parameters.items():
-            print(f"      {pname} = {default!r}")
+            print(f"      {pname} = {default!r}    {PARAMS[pname].allowed()}")
     return 0
 
 
 def cmd_run(args):
     from .sim import run
     scenario, params = build_scenario(args.preset, args.policy, args.set, args.seed, args.until_ms)
-    scenario.check()
     if not args.json:
         print(f"ARG preset {args.preset}")
         for name, value in params.items():
@@ -127,9 +131,32 @@ def cmd_bench(args):
 
 def cmd_figures(args):
     from .figures import make_figures
-    for path in make_figures(args.out):
+    try:
+        paths = make_figures(args.out)
+    except OSError as e:
+        raise refuse("--out", f"cannot write the figures to {args.out!r}: {e.strerror or e}") from None
+    for path in paths:
         print(path)
     return 0
+
+
+def count_arg(low, high):
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text):
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}")
+        return n
+    return parse
+
+
+def set_help() -> str:
+    names = sorted({n for fn in PRESETS.values() for n in fn.parameters})
+    return "a preset parameter (python -m faultlab list shows each preset's): " + "; ".join(
+        f"{n}: {PARAMS[n].allowed()}" for n in names)
 
 
 def make_parser():
@@ -139,14 +166,15 @@ def make_parser():
     r = sub.add_parser("run", help="run one preset and print its summary")
     r.add_argument("--preset", default="two_thread")
     r.add_argument("--policy")
-    r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    r.add_argument("--seed", type=int)
-    r.add_argument("--until-ms", type=float, dest="until_ms")
+    r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=set_help())
+    r.add_argument("--seed", type=int, help=PARAMS["seed"].allowed())
+    r.add_argument("--until-ms", type=float, dest="until_ms", help=PARAMS["until_ms"].allowed())
     r.add_argument("--json", action="store_true")
-    r.add_argument("--trace", type=int, default=0, metavar="N", help="also print the first N trace lines")
+    r.add_argument("--trace", type=count_arg(0, 10 ** 9), default=0, metavar="N",
+                   help="also print the first N trace lines")
     r.set_defaults(fn=cmd_run)
     b = sub.add_parser("bench", help="simulated faults per second against raw SimPy")
-    b.add_argument("--repeat", type=int, default=3)
+    b.add_argument("--repeat", type=count_arg(1, 100), default=3, help="best of how many runs (1 to 100)")
     b.add_argument("--quick", action="store_true", help="leave out the memory figures (two long runs)")
     b.set_defaults(fn=cmd_bench)
     f = sub.add_parser("figures", help="regenerate the lecture figures")
@@ -158,12 +186,16 @@ def make_parser():
 def main(argv=None) -> int:
     try:
         args = make_parser().parse_args(argv)
-        return args.fn(args)
+        code = args.fn(args)
+        sys.stdout.flush()                # a closed pipe shows here, not at exit
+        return code
     except (CliError, ValueError) as e:
         print(f"faultlab: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        sys.stderr.close()
+        # the reader went away (| head): stop quietly; point stdout at
+        # /dev/null so that the flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
         print("faultlab: interrupted", file=sys.stderr)

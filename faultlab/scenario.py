@@ -1,9 +1,13 @@
 """What one run of the model is: threads, a disk, costs, a policy, a seed.
 
 Everything here is a frozen dataclass, so a scenario can be shared between
-runs and changed with ``dataclasses.replace``. Validation happens in
-``Scenario.check()`` (called by ``faultlab.run``): a bad value raises
-``InputError`` (a ValueError) naming the field and what is allowed.
+runs and changed with ``dataclasses.replace``. Each field declares its type,
+unit and range once (``schema.spec`` metadata); ``Scenario.check()``
+(called by ``faultlab.run``) reads them, then checks what the fields must
+satisfy together, then that the run's estimated cost is bounded. A bad
+value raises ``InputError`` (a ValueError) naming the field and what is
+allowed. Numpy scalars are accepted where a number is meant and stored as
+the Python number they stand for.
 
 Times: the scenario speaks milliseconds where a human would (disk latency,
 run length) and microseconds for CPU costs; the model itself runs in
@@ -11,9 +15,11 @@ microseconds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import math
+from dataclasses import dataclass, field, replace
 
-from .schema import at_least, positive, refuse
+from .schema import (MAX_COST_US, MAX_FILE_PAGES, MAX_RA_PAGES, MAX_RUN_OPS, MAX_UNTIL_MS, check_fields,
+                     normalize, plain, refuse, spec)
 from .threads import ThreadKind, kind_names
 from .threads.evictor import Evictor  # noqa: F401  (the thread kinds, importable from here too)
 from .threads.locker import Locker  # noqa: F401
@@ -25,7 +31,16 @@ from .pagevec import Drain
 
 DISK_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 RWSEM_RULES = ("2.6.18", "modern")
-MAX_FILE_PAGES = 1 << 28
+
+
+def _policies():
+    from .policies import POLICIES          # the registry imports the fault path, which imports this module's users
+    return tuple(POLICIES)
+
+
+def cost(default, help):
+    """A CPU cost in us: 0 up to a second."""
+    return spec(default, "real", "us", low=0.0, high=MAX_COST_US, help=help)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +51,16 @@ class Disk:
     request's latency is drawn from the disk's own seeded random stream.
     """
 
-    latency_ms: float = 18.0
-    distribution: str = "fixed"   # fixed | exponential (mean latency_ms) | lognormal (median latency_ms)
-    sigma: float = 0.5            # lognormal shape
-    queue_depth: int = 1          # requests in flight at once
+    latency_ms: float = spec(18.0, "real", "ms", low=0.001, high=60_000.0, ui=(1.0, 100.0, 1.0),
+                             help="disk latency: the fixed value, the mean (exponential) or the median (lognormal)")
+    distribution: str = spec("fixed", "choice", choices=DISK_DISTRIBUTIONS,
+                             help="fixed | exponential (mean latency_ms) | lognormal (median latency_ms)")
+    sigma: float = spec(0.5, "real", low=0.0, low_open=True, high=3.0,
+                        help="lognormal shape (3: the 99.9th percentile about 10,000 times the median)")
+    queue_depth: int = spec(1, "int", "requests", low=1, high=256, help="requests in flight at once")
+
+    def __post_init__(self):
+        normalize(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,68 +82,69 @@ class Costs:
     The rate *with* the convoy is then the model's prediction, not an input.
     """
 
-    fault_entry_us: float = 0.5     # trap, do_page_fault prologue, down_read_trylock
-    find_vma_us: float = 0.2        # find_vma + the permission checks after it
-    walk_us: float = 0.5            # __handle_mm_fault: pgd/pud/pmd/pte alloc and walk
-    find_get_page_us: float = 0.2   # one radix-tree lookup
-    ra_submit_us: float = 2.0       # building and submitting one read request
-    ra_page_us: float = 0.1         # allocating and inserting one page into the cache
-    map_us: float = 0.5             # do_no_page: pte lock, set_pte, rmap
-    fault_exit_us: float = 0.3      # up_read, return to user
-    syscall_entry_us: float = 0.3   # getting into and out of the kernel for a syscall
-    mmap_us: float = 25.0           # mmap of one anonymous page, under down_write  (*)
-    munmap_us: float = 36.0         # munmap of it: unmap, free tables, TLB flush, under down_write  (*)
-    mprotect_us: float = 20.0       # mprotect, under down_write
-    fadvise_call_us: float = 0.3    # posix_fadvise entry and range set-up
-    fadvise_page_us: float = 0.05   # examining (and maybe dropping) one cached page
-    wakeup_us: float = 5.0          # from the end of a wait to the woken task running again
+    fault_entry_us: float = cost(0.5, 'trap, do_page_fault prologue, down_read_trylock')
+    find_vma_us: float = cost(0.2, 'find_vma + the permission checks after it')
+    walk_us: float = spec(0.5, "real", "us", low=0.0, high=MAX_COST_US, ui=(0.0, 10.0, 0.1),
+                      help='__handle_mm_fault: pgd/pud/pmd/pte alloc and walk')
+    find_get_page_us: float = cost(0.2, 'one radix-tree lookup')
+    ra_submit_us: float = cost(2.0, 'building and submitting one read request')
+    ra_page_us: float = cost(0.1, 'allocating and inserting one page into the cache')
+    map_us: float = cost(0.5, 'do_no_page: pte lock, set_pte, rmap')
+    fault_exit_us: float = cost(0.3, 'up_read, return to user')
+    syscall_entry_us: float = cost(0.3, 'getting into and out of the kernel for a syscall')
+    mmap_us: float = cost(25.0, 'mmap of one anonymous page, under down_write  (*)')
+    munmap_us: float = cost(36.0, 'munmap of it: unmap, free tables, TLB flush, under down_write  (*)')
+    mprotect_us: float = cost(20.0, 'mprotect, under down_write')
+    fadvise_call_us: float = cost(0.3, 'posix_fadvise entry and range set-up')
+    fadvise_page_us: float = cost(0.05, 'examining (and maybe dropping) one cached page')
+    wakeup_us: float = spec(5.0, "real", "us", low=0.0, high=MAX_COST_US, ui=(0.1, 1000.0, "log"),
+                        help='from the end of a wait to the woken task running again')
+
+    def __post_init__(self):
+        normalize(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """One run: the policy, the threads, the file, the disk, the costs, the seed."""
 
-    policy: str = "sync"
+    policy: str = spec("sync", "choice", choices=_policies, help="the design (faultlab.POLICIES)")
     threads: tuple = (Reader(),)
-    file_pages: int = 1 << 24        # size of the mapped file, in pages (64 GiB of 4 KiB pages)
-    cached_pages: int = 0            # pages [0, cached_pages) start in the page cache, uptodate
-    ra_pages: int = 32               # read-around window (2.6.18 default: 128 KiB = 32 pages)
+    file_pages: int = spec(1 << 24, "int", "pages", low=1, high=MAX_FILE_PAGES,
+                           help="size of the mapped file (default 64 GiB of 4 KiB pages)")
+    cached_pages: int = spec(0, "int", "pages", low=0, high=MAX_FILE_PAGES,
+                             help="pages [0, cached_pages) start in the page cache, uptodate")
+    ra_pages: int = spec(32, "int", "pages", low=0, high=MAX_RA_PAGES,
+                         help="read-around window (2.6.18 default: 128 KiB = 32 pages)")
     disk: Disk = field(default_factory=Disk)
     costs: Costs = field(default_factory=Costs)
-    rwsem: str = "2.6.18"            # "2.6.18" (lib/rwsem-spinlock.c rules) or "modern" (kernel/locking/rwsem.c)
-    seed: int = 0
-    until_ms: float = 1000.0
+    rwsem: str = spec("2.6.18", "choice", choices=RWSEM_RULES,
+                      help='"2.6.18" (lib/rwsem-spinlock.c rules) or "modern" (kernel/locking/rwsem.c)')
+    seed: int = spec(0, "int", low=0, high=2 ** 64 - 1, help="fixes every random stream of the run")
+    until_ms: float = spec(1000.0, "real", "ms", low=0.0, low_open=True, high=MAX_UNTIL_MS,
+                           ui=(10.0, 2000.0, 10.0), help="simulated run length")
     name: str = ""
     drain: Drain = field(default_factory=Drain)   # what drains the LRU-add pagevecs (pagevec.py)
     cpus: CPUs | None = None         # None: a CPU per thread, no scheduler (cpu.py)
 
-    def check(self) -> None:
-        """Raise ValueError naming the first bad field and what it may be."""
-        from .policies import POLICIES
+    def __post_init__(self):
+        normalize(self)
 
-        if not isinstance(self.policy, str) or self.policy not in POLICIES:
-            raise refuse("policy", f"unknown policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
-        positive("until_ms", self.until_ms)
-        positive("file_pages", self.file_pages, integer=True)
-        if self.file_pages > MAX_FILE_PAGES:
-            raise refuse("file_pages", f"at most {MAX_FILE_PAGES} (1 TiB of 4 KiB pages), got {self.file_pages}")
-        at_least("cached_pages", self.cached_pages, 0, integer=True)
+    def check(self) -> None:
+        """Raise InputError naming the first bad field and what it may be."""
+        check_fields(self)
         if self.cached_pages > self.file_pages:
             raise refuse("cached_pages", f"{self.cached_pages} is more than file_pages ({self.file_pages})")
-        at_least("ra_pages", self.ra_pages, 0, integer=True)
-        if self.rwsem not in RWSEM_RULES:
-            raise refuse("rwsem", f"unknown rules {self.rwsem!r}; choose one of {', '.join(RWSEM_RULES)}")
-        if not isinstance(self.seed, int):
-            raise refuse("seed", f"must be an integer, got {self.seed!r}")
         if not isinstance(self.disk, Disk):
             raise refuse("disk", f"must be a faultlab.Disk, got {self.disk!r}")
-        _check_disk(self.disk)
+        check_fields(self.disk, "disk.")
         if not isinstance(self.costs, Costs):
             raise refuse("costs", f"must be a faultlab.Costs, got {self.costs!r}")
-        for f in fields(Costs):
-            at_least(f"costs.{f.name}", getattr(self.costs, f.name), 0.0)
+        check_fields(self.costs, "costs.")
+        if not isinstance(self.name, str):
+            raise refuse("name", f"must be a string, got {self.name!r}")
         if not isinstance(self.threads, tuple) or not self.threads:
-            raise refuse("threads", "a scenario needs a tuple of at least one thread")
+            raise refuse("threads", f"a scenario needs a tuple of at least one thread, got {self.threads!r}")
         for i, t in enumerate(self.threads):
             if not isinstance(t, ThreadKind):
                 raise refuse(f"threads[{i}]", f"{t!r} is not a thread; the kinds are {kind_names()}")
@@ -140,11 +162,41 @@ class Scenario:
             if not isinstance(self.cpus, CPUs):
                 raise refuse("cpus", f"must be None or a faultlab.cpu.CPUs, got {self.cpus!r}")
             self.cpus.check(self)
+        self.check_cost()
+
+    def estimated_ops(self) -> float:
+        """The most operations the run may make, by its threads' own estimates (``max_ops``)."""
+        return sum(t.max_ops(self) for t in self.threads)
+
+    def within(self, max_ops) -> "Scenario":
+        """This scenario, its run shortened (to whole ms, at least 1) if it is
+        estimated to make more than ``max_ops`` operations (explorers use this)."""
+        ops = self.estimated_ops()
+        if ops <= max_ops:
+            return self
+        return replace(self, until_ms=float(max(1, math.floor(self.until_ms * max_ops / ops))))
+
+    def check_cost(self) -> None:
+        """Refuse a run estimated to make more than MAX_RUN_OPS operations (each
+        thread kind's ``max_ops``): it would take too long, or too much memory."""
+        ops = {t.name: t.max_ops(self) for t in self.threads}
+        total = sum(ops.values())
+        if total > MAX_RUN_OPS:
+            top = max(ops, key=ops.get)
+
+            def many(n):
+                return "operations without end" if math.isinf(n) else f"about {n:,.0f} operations"
+            raise refuse("until_ms", f"a run of {plain(self.until_ms)} ms would make {many(total)} "
+                         f"(thread {top} alone {many(ops[top])}), more than the {MAX_RUN_OPS:,} a run may make; "
+                         f"shorten the run or lengthen the threads' think times")
 
 
-def _check_disk(d: Disk):
-    positive("disk.latency_ms", d.latency_ms)
-    if d.distribution not in DISK_DISTRIBUTIONS:
-        raise refuse("disk.distribution", f"unknown {d.distribution!r}; choose one of {', '.join(DISK_DISTRIBUTIONS)}")
-    positive("disk.sigma", d.sigma)
-    positive("disk.queue_depth", d.queue_depth, integer=True)
+def check_scenario(scenario) -> None:
+    """What ``faultlab.run`` checks first: a Scenario, and a valid one."""
+    if not isinstance(scenario, Scenario):
+        from .workloads import PRESETS          # workloads builds on this module
+        hint = (f"; for the preset, run faultlab.workloads.{scenario}()"
+                if isinstance(scenario, str) and scenario in PRESETS else
+                "; build one with faultlab.Scenario(...) or a preset, e.g. faultlab.workloads.two_thread()")
+        raise refuse("scenario", f"faultlab.run needs a faultlab.Scenario, got {scenario!r}{hint}")
+    scenario.check()

@@ -20,6 +20,7 @@ from .pagevec import Pagevecs
 from .policies import get_policy
 from .result import Result
 from .errors import InputError, ModelBug
+from .scenario import check_scenario
 from .threads import Task, start
 from .record import Outcome, Recorder, StreamRecorder
 
@@ -73,7 +74,7 @@ def run(scenario, keep_events=True, folds=(), progress=None) -> Result:
     InputError naming until_ms) if its record would outgrow
     ``KEEP_LIMIT_MB``; see ``keep_check``.
     """
-    scenario.check()
+    check_scenario(scenario)
     k = Kernel(scenario, keep_events=keep_events, folds=folds)
     until = scenario.until_ms * 1000.0
     if not keep_events:

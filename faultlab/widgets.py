@@ -14,10 +14,14 @@ Each explorer is a class with
 
 Changing a control reruns by itself (sliders only when let go:
 ``continuous_update=False``), so ``update()`` is for code and tests; to
-change several controls with one rerun use ``set(name=value, ...)``.
-Sliders are bounded: a value set out of range is clamped, a dropdown
-refuses a value it does not list. A scenario the model rejects shows the
-model's ValueError as a message in the widget, never a traceback.
+change several controls with one rerun use ``set(name=value, ...)``, which
+checks every value before it changes any control and names the control
+it refuses. A slider's range is the one the schema offers for its preset
+parameter (``workloads.PARAMS[name].ui``); a number set outside it is
+clamped, a dropdown refuses a value it does not list. A scenario the model
+rejects shows the model's ValueError as a message in the widget, never a
+traceback. Every answer is kept quick: a run estimated to cost more than
+``EXPLORER_MAX_OPS`` operations is shortened (and says so).
 
 ``Reveal(question, answer_fn)`` is an exercise: the question, and a button
 that computes and shows the answer (by running faultlab) only when asked.
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
+import numbers
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -35,7 +41,9 @@ from . import plots, record
 from .kernel_lab import twin
 from .policies import POLICIES
 from .sim import run
-from .workloads import PRESETS, get_preset
+from .errors import InputError
+from .schema import EXPLORER_MAX_OPS, refuse
+from .workloads import PARAMS, PRESETS, get_preset
 
 _STYLE = {"description_width": "initial"}
 _WIDE = W.Layout(width="420px")
@@ -90,6 +98,38 @@ def log_slider(value, low_exp, high_exp, description):
 
 def checkbox(value, description):
     return W.Checkbox(value=value, description=description, style=_STYLE, indent=False)
+
+
+def param_control(name, value, description):
+    """The control for preset parameter ``name``, with the range the schema offers for it."""
+    spec = PARAMS[name]
+    if spec.kind == "bool":
+        return checkbox(value, description)
+    if spec.kind == "choice":
+        return dropdown(spec.options(), value, description)
+    low, high, step = spec.ui
+    if step == "log":
+        return log_slider(value, math.log10(low), math.log10(high), description)
+    return slider(value, low, high, step, description, integer=spec.kind == "int")
+
+
+def _refusal(name, control, value):
+    """Why ``control`` cannot take ``value`` (None if it can), naming the control."""
+    what = f"{name} ({control.description})"
+    if isinstance(control, W.Dropdown):
+        allowed = [o[1] if isinstance(o, tuple) else o for o in control.options]    # (label, value) pairs too
+        try:
+            ok = value in allowed
+        except TypeError:
+            ok = False
+        return None if ok else f"{what}: must be one of {', '.join(map(str, allowed))}, got {value!r}"
+    if isinstance(control, W.Checkbox):
+        return None if isinstance(value, bool) else f"{what}: must be true or false, got {value!r}"
+    number = numbers.Integral if isinstance(control, W.IntSlider) else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, number) or value != value:
+        kind = "a whole number" if number is numbers.Integral else "a number"
+        return f"{what}: must be {kind} (from {control.min} to {control.max}), got {value!r}"
+    return None
 
 
 def preset_text(preset, params) -> str:
@@ -152,12 +192,16 @@ class Explorer:
         """Set several controls, then rerun once. Unknown names are a ValueError."""
         unknown = [k for k in values if k not in self.controls]
         if unknown:
-            raise ValueError(f"{unknown[0]}: {type(self).__name__} has no control {unknown[0]!r}; "
-                             f"it has {', '.join(self.controls)}")
+            raise refuse(unknown[0], f"{type(self).__name__} has no control {unknown[0]!r}; "
+                         f"it has {', '.join(self.controls)}")
+        for k, v in values.items():                # all checked before any control changes
+            why = _refusal(k, self.controls[k], v)
+            if why:
+                raise InputError(why)
         self._quiet = True
         try:
             for k, v in values.items():
-                self.controls[k].value = v
+                self.controls[k].value = v.item() if hasattr(v, "item") else v
         finally:
             self._quiet = False
         return self.update() if run_now else None
@@ -169,7 +213,9 @@ class Explorer:
     def update(self):
         """Rerun with the controls' values; return the summary dict, or the message."""
         try:
-            scenario = self.scenario()
+            asked = self.scenario()
+            asked.check()
+            scenario = asked.within(EXPLORER_MAX_OPS)
             result = run(scenario)
         except ValueError as e:
             return self._fail(str(e))
@@ -177,7 +223,10 @@ class Explorer:
         counts = record.counts(result.events, COUNTED_EVENTS)
         summary["explorer"] = {"trace_counts": counts, **self.derive(result, summary)}
         self.last_result, self.last_summary, self.last_message = result, summary, None
-        self.message.value = ""
+        self.message.value = ("" if scenario is asked else
+                              f"<div>These settings make a long run: it is shortened to "
+                              f"{scenario.until_ms:g} ms of the {asked.until_ms:g} ms asked, to answer "
+                              f"quickly. For the whole run: <code>faultlab.run(...)</code> below.</div>")
         self.summary_box.value = self._summary_html(summary)
         fig = self.figure(result)
         self.last_figure = fig
@@ -232,9 +281,9 @@ class ConvoyExplorer(Explorer):
 
     def make_controls(self):
         return {"policy": dropdown(policy_options(self.upto), "sync", "policy"),
-                "disk_ms": slider(18.0, 1.0, 100.0, 1.0, "disk latency (ms)"),
-                "reader_think_us": slider(2.0, 0.0, 1000.0, 1.0, "reader think time (µs)"),
-                "until_ms": slider(200, 50, 2000, 50, "run length (ms)", integer=True)}
+                "disk_ms": param_control("disk_ms", 18.0, "disk latency (ms)"),
+                "reader_think_us": param_control("reader_think_us", 2.0, "reader think time (µs)"),
+                "until_ms": param_control("until_ms", 200.0, "run length (ms)")}
 
 
 class ThreadedExplorer(Explorer):
@@ -246,10 +295,10 @@ class ThreadedExplorer(Explorer):
 
     def make_controls(self):
         return {"policy": dropdown(policy_options(self.upto), "sync", "policy"),
-                "n_readers": slider(8, 1, 32, 1, "reader threads", integer=True),
-                "miss_ratio": slider(0.05, 0.0, 1.0, 0.01, "miss ratio"),
-                "mapper": checkbox(True, "mapper thread"),
-                "disk_ms": slider(8.0, 1.0, 100.0, 1.0, "mean disk latency (ms)")}
+                "n_readers": param_control("n_readers", 8, "reader threads"),
+                "miss_ratio": param_control("miss_ratio", 0.05, "miss ratio"),
+                "mapper": param_control("mapper", True, "mapper thread"),
+                "disk_ms": param_control("disk_ms", 8.0, "mean disk latency (ms)")}
 
     def derive(self, result, summary):
         readers = [n for n in result.threads if n.startswith("reader")]
@@ -279,10 +328,10 @@ class LivelockExplorer(Explorer):
 
     def make_controls(self):
         return {"policy": dropdown(policy_options(self.upto), "retry_unlimited", "policy"),
-                "evict_period_us": log_slider(0.5, -1, 3, "eviction period (µs)"),
-                "wakeup_us": log_slider(5.0, -1, 3, "wake-up latency (µs)"),
-                "walk_us": slider(0.5, 0.0, 10.0, 0.1, "page-table walk (µs)"),
-                "until_ms": slider(200, 10, 1000, 10, "run length (ms)", integer=True)}
+                "evict_period_us": param_control("evict_period_us", 0.5, "eviction period (µs)"),
+                "wakeup_us": param_control("wakeup_us", 5.0, "wake-up latency (µs)"),
+                "walk_us": param_control("walk_us", 0.5, "page-table walk (µs)"),
+                "until_ms": param_control("until_ms", 200.0, "run length (ms)")}
 
     def derive(self, result, summary):
         f = summary["faults"]
@@ -311,8 +360,8 @@ class SeqcountExplorer(Explorer):
     def make_controls(self):
         return {"workload": dropdown(("unmap_during_fault", "two_thread"), "unmap_during_fault", "workload"),
                 "policy": dropdown(self.FAMILY, "seqcount", "policy"),
-                "remap": checkbox(False, "remap the file after unmapping it"),
-                "disk_ms": slider(10.0, 1.0, 100.0, 1.0, "disk latency (ms)")}
+                "remap": param_control("remap", False, "remap the file after unmapping it"),
+                "disk_ms": param_control("disk_ms", 10.0, "disk latency (ms)")}
 
     @property
     def preset(self):

@@ -8,8 +8,9 @@
     pinned_gup          a fault whose ->nopage pins a page with get_user_pages
     single_thread       one reader and nothing else
 
-``PRESETS[name](**params)`` builds one; an unknown parameter or a value of
-the wrong kind is a ValueError naming it and what is allowed.
+``PRESETS[name](**params)`` builds one; an unknown parameter or a value
+outside its range (``PARAMS``, read from the fields the parameter sets) is
+an InputError (a ValueError) naming it and what is allowed.
 """
 from __future__ import annotations
 
@@ -17,40 +18,61 @@ import dataclasses
 import functools
 import inspect
 
-from .pagevec import Drain
+from .pagevec import DRAINS, Drain
 from .scenario import Costs, Disk, Scenario
+from .schema import MAX_TIME_US, MAX_UNTIL_MS, THINK_FLOOR_US, Spec, refuse, spec_of
 from .threads import Evictor, Mapper, Reader, Script
 
 PRESETS: dict = {}
+SMALL_FILE_PAGES = 1 << 16          # the file of the presets that fault one page
+
+def looping(spec: Spec) -> Spec:
+    """A think time of a thread that loops until the run ends: not 0."""
+    return dataclasses.replace(spec, zero_ok=False)
+
+
+# Every preset parameter, by name: the same name means the same thing in every
+# preset, and its type, unit and range are those of the field it sets.
+PARAMS: dict = {
+    "policy": spec_of(Scenario, "policy"),
+    "seed": spec_of(Scenario, "seed"),
+    "until_ms": spec_of(Scenario, "until_ms"),
+    "rwsem": spec_of(Scenario, "rwsem"),
+    "ra_pages": spec_of(Scenario, "ra_pages"),
+    "disk_ms": spec_of(Disk, "latency_ms"),
+    "queue_depth": spec_of(Disk, "queue_depth"),
+    "wakeup_us": spec_of(Costs, "wakeup_us"),
+    "walk_us": spec_of(Costs, "walk_us"),
+    "think_us": looping(spec_of(Reader, "think_us")),
+    "reader_think_us": looping(spec_of(Reader, "think_us")),
+    "mapper_think_us": looping(spec_of(Mapper, "think_us")),
+    "miss_ratio": spec_of(Reader, "miss_ratio"),
+    "evict_period_us": spec_of(Evictor, "period_us"),
+    "n_readers": Spec("int", "threads", low=1, high=256, ui=(1, 32, 1), help="reader threads"),
+    "mapper": Spec("bool", help="also run the mapper thread"),
+    "remap": Spec("bool", help="map the file again after unmapping it"),
+    "unmap_at_ms": Spec("real", "ms", low=0.0, high=MAX_UNTIL_MS, help="when the other thread unmaps the file"),
+    "page": Spec("int", "", low=0, high=SMALL_FILE_PAGES - 1, help="the page the fault is on"),
+    "pages_per_access": spec_of(Reader, "pages_per_access"),
+    "drain": Spec("choice", choices=DRAINS, help="what drains the victim CPU's LRU-add pagevec (pagevec.py)"),
+    "drain_us": Spec("real", "us", low=THINK_FLOOR_US, high=MAX_TIME_US, help="how often it drains"),
+}
 
 
 def preset(fn):
-    """Register ``fn`` and make it check its keyword arguments."""
+    """Register ``fn`` and make it check its keyword arguments against PARAMS."""
     sig = inspect.signature(fn)
+    undeclared = [n for n in sig.parameters if n not in PARAMS]
+    if undeclared:
+        raise TypeError(f"preset {fn.__name__}: declare {', '.join(undeclared)} in workloads.PARAMS")
 
     @functools.wraps(fn)
     def wrapper(**params):
         for name, value in params.items():
             if name not in sig.parameters:
-                raise ValueError(f"{name}: {fn.__name__} takes no parameter {name!r}; "
-                                 f"it takes {', '.join(sig.parameters)}")
-            default = sig.parameters[name].default
-            if isinstance(default, bool) and not isinstance(value, bool):
-                raise ValueError(f"{name}: must be true or false, got {value!r}")
-            if isinstance(default, (int, float)) and not isinstance(default, bool) and \
-                    (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value):
-                raise ValueError(f"{name}: must be a number, got {value!r}")
-            if isinstance(default, int) and not isinstance(default, bool) and \
-                    (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{name}: must be a whole number, got {value!r}")
-            if name.endswith("_ms") and not value > 0:
-                raise ValueError(f"{name}: must be greater than 0 ms, got {value!r}")
-            if name.endswith("_us") and not value >= 0:
-                raise ValueError(f"{name}: must be 0 us or more, got {value!r}")
-            if name in ("page", "ra_pages", "seed") and value < 0:
-                raise ValueError(f"{name}: must be 0 or more, got {value!r}")
-            if name == "queue_depth" and value < 1:
-                raise ValueError(f"{name}: must be 1 or more, got {value!r}")
+                raise refuse(name, f"{fn.__name__} takes no parameter {name!r}; "
+                             f"it takes {', '.join(sig.parameters)}")
+            params[name] = PARAMS[name].check(name, value)
         return fn(**params)
     wrapper.parameters = {n: p.default for n, p in sig.parameters.items()}
     PRESETS[fn.__name__] = wrapper
@@ -58,10 +80,10 @@ def preset(fn):
 
 
 def get_preset(name):
-    try:
+    """The preset called ``name``."""
+    if isinstance(name, str) and name in PRESETS:
         return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"preset: unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+    raise refuse("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
 
 
 def _costs(**changes):
@@ -91,8 +113,6 @@ def threaded_app(policy="sync", n_readers=8, miss_ratio=0.05, mapper=True, seed=
     """``n_readers`` threads fault pages of a mapped file; each access is a miss
     with probability ``miss_ratio``, else a minor fault on a cached page; plus
     (optionally) the ``mapper``. Disk latency is exponential."""
-    if not isinstance(n_readers, int) or isinstance(n_readers, bool) or not 1 <= n_readers <= 256:
-        raise ValueError(f"n_readers: must be a whole number from 1 to 256, got {n_readers!r}")
     readers = tuple(Reader(f"reader{i}", pattern="mixed", miss_ratio=miss_ratio, think_us=think_us)
                     for i in range(n_readers))
     extra = (Mapper("mapper", think_us=mapper_think_us),) if mapper else ()
@@ -120,7 +140,7 @@ def fadvise_dos(policy="sync", evict_period_us=0.5, wakeup_us=5.0, seed=0, until
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
                     drain=Drain(kind=drain, period_us=drain_us, on="victim"),
                     disk=Disk(latency_ms=disk_ms, distribution="exponential"),
-                    costs=_costs(wakeup_us=wakeup_us, walk_us=walk_us), file_pages=1 << 16,
+                    costs=_costs(wakeup_us=wakeup_us, walk_us=walk_us), file_pages=SMALL_FILE_PAGES,
                     threads=(Reader("victim", pattern="fixed", page=int(page), count=1),
                              Evictor("evictor", first_page=int(page), n_pages=1,
                                      period_us=evict_period_us)),
@@ -135,7 +155,7 @@ def unmap_during_fault(policy="seqcount", disk_ms=10.0, seed=0, until_ms=50.0, r
     again at the same address: a new VMA)."""
     steps = (("think", unmap_at_ms * 1000.0), ("munmap_file",)) + ((("remap_file",),) if remap else ())
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
-                    disk=Disk(latency_ms=disk_ms), file_pages=1 << 16,
+                    disk=Disk(latency_ms=disk_ms), file_pages=SMALL_FILE_PAGES,
                     threads=(Script("reader", steps=(("touch", int(page)),)),
                              Script("unmapper", steps=steps)),
                     name="unmap_during_fault")
@@ -147,7 +167,7 @@ def pinned_gup(policy="nopage_retry", disk_ms=10.0, seed=0, until_ms=50.0, page=
     ``page`` with get_user_pages -- a nested fault inside a fault. A second
     thread keeps the mm multi-threaded."""
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
-                    disk=Disk(latency_ms=disk_ms), file_pages=1 << 16,
+                    disk=Disk(latency_ms=disk_ms), file_pages=SMALL_FILE_PAGES,
                     threads=(Script("app", steps=(("touch_pinned", int(page)),)),
                              Script("idle", steps=(("think", 1.0),))),
                     name="pinned_gup")

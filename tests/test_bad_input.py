@@ -12,7 +12,9 @@ import dataclasses
 import pytest
 
 import faultlab
-from faultlab import Costs, Disk, Evictor, Mapper, Reader, Scenario, Script, workloads
+from faultlab import Costs, Disk, Evictor, Locker, Mapper, Reader, Scenario, Script, workloads
+from faultlab.errors import InputError
+from faultlab.schema import MAX_RUN_OPS, THINK_FLOOR_US
 
 
 def refused(scenario, field):
@@ -108,10 +110,15 @@ def test_preset_values_are_refused_under_the_preset_parameter_name():
         assert str(e.value).startswith(f"{field}:"), str(e.value)
 
 
-def test_values_a_preset_lets_through_are_checked_by_the_scenario():
-    """An eviction period of 0 passes the preset's sign check (0 us is allowed for
-    costs) but the Scenario refuses it under its own field name."""
-    refused(workloads.fadvise_dos(evict_period_us=0.0), "threads[evictor].period_us")
+def test_a_preset_parameter_has_the_range_of_the_field_it_sets():
+    """An eviction period of 0 is refused by the preset, under the preset's name for it,
+    with the Evictor's own range (the two are declared once)."""
+    from faultlab.schema import spec_of
+    with pytest.raises(ValueError) as e:
+        workloads.fadvise_dos(evict_period_us=0.0)
+    assert str(e.value).startswith("evict_period_us:")
+    assert spec_of(Evictor, "period_us").allowed() in str(e.value)
+    refused(Scenario(threads=(Reader(), Evictor("ev", period_us=0.0))), "threads[ev].period_us")
 
 
 def test_a_scenario_needs_threads():
@@ -193,3 +200,119 @@ def test_a_fractional_count_given_to_a_preset_is_refused():
     """A preset's whole-number parameter is not silently truncated."""
     with pytest.raises(ValueError, match="^ra_pages:"):
         workloads.two_thread(ra_pages=1.5)
+
+
+# -- every numeric field has a finite range that bounds a run's cost --------------------------
+
+
+@pytest.mark.parametrize("scenario, field", [
+    (Scenario(threads=(Reader("r", think_us=1e-20),)), "threads[r].think_us"),        # Zeno: time would stall
+    (Scenario(threads=(Mapper("m", think_us=1e-9),)), "threads[m].think_us"),
+    (Scenario(threads=(Locker("l", think_us=0.0, hold_us=1e-12),)), "threads[l].think_us"),
+    (Scenario(threads=(Reader(), Evictor("e", period_us=1e-6))), "threads[e].period_us"),
+    (Scenario(disk=Disk(distribution="lognormal", sigma=1000)), "disk.sigma"),            # overflowed mid-run
+    (Scenario(disk=Disk(latency_ms=1e308, distribution="exponential")), "disk.latency_ms"),
+    (Scenario(disk=Disk(queue_depth=10 ** 6)), "disk.queue_depth"),
+    (Scenario(ra_pages=16777216, until_ms=1), "ra_pages"),                                 # 5 GB in one fault
+    (Scenario(until_ms=1e7), "until_ms"),
+    (Scenario(costs=Costs(mmap_us=1e300)), "costs.mmap_us"),
+    (Scenario(threads=(Reader(), Evictor("e", n_pages=1 << 24))), "threads[e].n_pages"),
+    (Scenario(threads=(Reader("r", count=10 ** 12),)), "threads[r].count"),
+    (Scenario(threads=(Script("s", steps=(("think", 1e300),)),)), "threads[s].steps[0]"),
+])
+def test_values_that_would_make_a_run_endless_or_huge_are_refused_up_front(scenario, field):
+    """Each bound is a range on one field, checked before the run starts."""
+    refused(scenario, field)
+
+
+def test_the_think_floor_is_allowed():
+    """The floor itself is a valid think time: a cold reader at the floor runs."""
+    r = faultlab.run(Scenario(threads=(Reader("r", think_us=THINK_FLOOR_US),), until_ms=50))
+    assert r.summary()["threads"]["r"]["completed"] == 2               # 18 ms a read
+
+
+def test_a_run_estimated_beyond_the_operations_bound_is_refused_naming_the_run_length():
+    """The mapper of two_thread loops about 15,000 times a simulated second: a run of
+    10^6 ms would be 15 million operations. Refused before it starts, naming
+    until_ms, the estimate and the thread behind it."""
+    with pytest.raises(InputError, match="^until_ms:") as e:
+        workloads.two_thread(policy="nopage_retry", until_ms=1e6).check()      # the check, not the run
+    msg = str(e.value)
+    assert "mapper" in msg and f"{MAX_RUN_OPS:,}" in msg
+    ops = workloads.two_thread(until_ms=1e6).threads[1].max_ops(workloads.two_thread(until_ms=1e6))
+    assert ops > MAX_RUN_OPS
+    s = workloads.two_thread(until_ms=100.0)
+    assert sum(t.max_ops(s) for t in s.threads) < MAX_RUN_OPS
+
+
+def test_a_reader_estimate_follows_the_disk():
+    """A cold reader's estimate is its think time plus a disk read per access."""
+    s = Scenario(threads=(Reader("r", think_us=2.0),), until_ms=1000.0, disk=Disk(latency_ms=18.0))
+    assert s.threads[0].max_ops(s) == 1e6 // 18002.0 + 1
+
+
+@pytest.mark.parametrize("make, field", [
+    (lambda: Scenario(threads=(Mapper("m", mprotect="no"),)), "threads[m].mprotect"),
+    (lambda: Scenario(threads=(Mapper("m", mprotect=1),)), "threads[m].mprotect"),
+    (lambda: Scenario(threads=(Locker("l", kind="banana"),)), "threads[l].kind"),
+    (lambda: Scenario(threads=(Reader("r", via="mmap"),)), "threads[r].via"),
+    (lambda: Scenario(seed=True), "seed"),
+    (lambda: Scenario(seed=-1), "seed"),
+    (lambda: Scenario(policy=["sync"]), "policy"),
+    (lambda: Scenario(rwsem=2.6), "rwsem"),
+    (lambda: Scenario(ra_pages=True), "ra_pages"),
+    (lambda: Scenario(threads=(Script("s", steps=None),)), "threads[s].steps"),
+    (lambda: Scenario(threads=(Script("s", steps=(["touch", 1],)),)), "threads[s].steps[0]"),
+    (lambda: Scenario(threads=[Reader()]), "threads"),
+    (lambda: Scenario(threads=(Reader(name=""),)), "threads[0].name"),
+    (lambda: Scenario(costs=None), "costs"),
+])
+def test_booleans_enumerations_and_types_are_strict(make, field):
+    """A string is not a boolean, an unknown kind is not run, a bool is not a number."""
+    refused(make(), field)
+
+
+def test_a_touch_of_a_fractional_page_says_what_is_wrong():
+    """("touch", 1.0) is not 'outside the file': it is not a whole page number."""
+    msg = refused(Scenario(threads=(Script("s", steps=(("touch", 1.0),)),)), "threads[s].steps[0]")
+    assert "whole number" in msg and "outside" not in msg
+
+
+@pytest.mark.parametrize("bad", ["two_thread", None, 3, workloads.two_thread])
+def test_run_says_it_wants_a_scenario(bad):
+    """faultlab.run of anything but a Scenario is an InputError, not an AttributeError."""
+    with pytest.raises(InputError, match="^scenario: faultlab.run needs a faultlab.Scenario") as e:
+        faultlab.run(bad)
+    if bad == "two_thread":
+        assert "faultlab.workloads.two_thread()" in str(e.value)
+
+
+@pytest.mark.parametrize("name", [[], None, 3, "nope"])
+def test_get_preset_names_the_field(name):
+    with pytest.raises(InputError, match="^preset:"):
+        workloads.get_preset(name)
+
+
+def test_numpy_scalars_are_numbers():
+    """What np.arange hands out is accepted, stored as Python numbers, and runs as the
+    same scenario as plain numbers."""
+    np = pytest.importorskip("numpy")
+    a = workloads.two_thread(ra_pages=np.int64(32), disk_ms=np.float64(18.0), seed=np.int64(0),
+                             until_ms=np.float64(100.0))
+    b = workloads.two_thread(ra_pages=32, disk_ms=18.0, seed=0, until_ms=100.0)
+    assert a == b and type(a.ra_pages) is int and type(a.seed) is int
+    s = Scenario(threads=(Reader("r", pattern="fixed", page=np.int32(5), count=np.int64(2)),
+                          Script("s", steps=(("touch", np.int64(7)),))), ra_pages=np.uint8(4), until_ms=50.0)
+    assert type(s.threads[0].page) is int and type(s.threads[1].steps[0][1]) is int
+    assert faultlab.run(s).summary()["threads"]["r"]["completed"] == 2
+    with pytest.raises(InputError, match="^ra_pages:"):
+        workloads.two_thread(ra_pages=np.bool_(True))
+
+
+def test_every_preset_parameter_is_declared_once():
+    """Each preset parameter has one spec (workloads.PARAMS); a preset with an
+    undeclared parameter cannot even be registered."""
+    for fn in workloads.PRESETS.values():
+        assert set(fn.parameters) <= set(workloads.PARAMS)
+    with pytest.raises(TypeError, match="declare colour"):
+        workloads.preset(lambda colour="red": None)

@@ -71,3 +71,42 @@ def test_bench_prints_its_figures():
     for label in ("simulated faults / s", "acquire/hold/release cycles / s", "ratio", "s wall",
                   "keep_events=False", "explorer convoy"):
         assert label in out
+
+
+@pytest.mark.parametrize("args, first_words", [
+    (["run", "--set", "disk_ms=inf"], "disk_ms: must be a number of ms"),          # not disk.latency_ms
+    (["run", "--until-ms", "1e7"], "--until-ms: must be"),
+    (["run", "--until-ms", "1e6"], "--until-ms: a run of 1,000,000 ms would make about"),   # the cost bound
+    (["run", "--set", "until_ms=1e6"], "until_ms: a run of"),
+    (["run", "--seed", "-1"], "--seed: must be"),
+    (["run", "--policy", "nope"], "--policy: must be one of sync"),
+    (["run", "--set", "ra_pages=16777216", "--until-ms", "1"], "ra_pages: must be a whole number of pages"),
+    (["run", "--preset", "threaded_app", "--set", "mapper=maybe"], "mapper: must be true or false"),
+    (["run", "--set", "reader_think_us=1e-20"], "reader_think_us: must be a number of us from 0.01"),
+    (["run", "--trace", "-5"], "argument --trace: must be a whole number from 0"),
+    (["bench", "--repeat", "0"], "argument --repeat: must be a whole number from 1"),
+    (["figures", "--out", "/proc/nope"], "--out: cannot write the figures to '/proc/nope'"),
+])
+def test_errors_name_what_the_user_typed(args, first_words):
+    """One line, exit 2, naming the option or --set NAME the user typed and what is allowed."""
+    code, out, err = cli(*args)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("faultlab: error: " + first_words), err
+
+
+def test_set_help_and_list_say_what_each_parameter_allows(capsys):
+    """The allowed values come from the one schema (workloads.PARAMS)."""
+    from faultlab.workloads import PARAMS
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert f"disk_ms = 18.0    {PARAMS['disk_ms'].allowed()}" in out
+    code, out, err = cli("run", "--help")
+    assert code == 0 and "n_readers: a whole number of threads from 1 to 256" in " ".join(out.split())
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`python -m faultlab list | head -1`: no BrokenPipe traceback, exit 0."""
+    p = subprocess.run(f"{sys.executable} -m faultlab run --trace 100000 | head -1", shell=True,
+                       capture_output=True, text=True, timeout=120)
+    assert p.stdout.startswith("ARG preset") and p.stdout.count("\n") == 1
+    assert p.stderr == "", p.stderr

@@ -90,3 +90,55 @@ def test_pagefault_args_matches_nopage_retry_on_any_scenario_without_nested_faul
     a = faultlab.run(s)
     b = faultlab.run(replace(s, policy="pagefault_args"))
     assert a.events == b.events
+
+
+# -- bad input: any value of any field is either accepted or refused by name -----------------
+
+from dataclasses import fields as _fields  # noqa: E402
+
+from faultlab.errors import InputError  # noqa: E402
+from faultlab.schema import MAX_RUN_OPS  # noqa: E402
+from faultlab.threads import KINDS  # noqa: E402
+
+ANYTHING = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.just(10 ** 400) | st.floats(allow_nan=True, allow_infinity=True)
+            | st.text(max_size=5) | st.lists(st.integers(), max_size=2) | st.tuples(st.integers()))
+
+
+def _targets():
+    """(where the field lives, how to put a value there, the name a refusal must start with)."""
+    out = [("scenario", f.name, f.name) for f in _fields(Scenario) if "spec" in f.metadata]
+    out += [("disk", f.name, f"disk.{f.name}") for f in _fields(Disk)]
+    out += [("costs", f.name, f"costs.{f.name}") for f in _fields(Costs)]
+    out += [(kind, f.name, f"threads[t].{f.name}") for kind, cls in KINDS.items()
+            for f in _fields(cls) if "spec" in f.metadata and f.name != "name"]
+    return out
+
+
+def _with(where, name, value):
+    if where == "scenario":
+        return Scenario(**{name: value})
+    if where == "disk":
+        return Scenario(disk=Disk(**{name: value}))
+    if where == "costs":
+        return Scenario(costs=replace(Costs(), **{name: value}))
+    return Scenario(threads=(KINDS[where](name="t", **{name: value}),), file_pages=1 << 20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(target=st.sampled_from(_targets()), value=ANYTHING)
+def test_any_value_of_any_field_is_accepted_or_refused_by_its_name(target, value):
+    """Whatever goes into a field, Scenario.check either accepts it (and the run's
+    estimated cost is bounded) or raises InputError naming that field (or the run
+    length, for the cost) -- never a TypeError or OverflowError from inside."""
+    where, name, field = target
+    try:
+        s = _with(where, name, value)
+    except (TypeError, ValueError) as e:          # refused already at construction: must name it
+        assert isinstance(e, InputError) and str(e).startswith(field), e
+        return
+    try:
+        s.check()
+    except InputError as e:
+        assert str(e).split(":", 1)[0] in (field, "until_ms") or str(e).startswith(field), (field, str(e))
+    else:
+        assert s.estimated_ops() <= MAX_RUN_OPS

@@ -99,7 +99,7 @@ def test_a_run_without_events_says_so_when_asked_for_them():
 
 def test_a_kept_record_too_big_is_refused_early_naming_until_ms(monkeypatch):
     monkeypatch.setattr(sim, "KEEP_LIMIT_MB", 50)
-    s = two_thread(policy="nopage_retry", until_ms=1e7)       # about 150,000 events a simulated second
+    s = two_thread(policy="nopage_retry", until_ms=1e5)       # about 150,000 events a simulated second
     with pytest.raises(InputError) as e:
         faultlab.run(s)
     msg = str(e.value)

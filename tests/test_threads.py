@@ -34,6 +34,9 @@ def ticker_kind():
         def check(self, s):
             positive(f"{self.where}.period_us", self.period_us)
 
+        def max_ops(self, s):
+            return s.until_ms * 1000.0 / self.period_us
+
         def body(self, k, task):
             while True:
                 op_start(task)

@@ -192,3 +192,49 @@ def test_reveal_button_and_a_failing_answer():
     r.button.click()                                         # what pressing the button does
     assert "Could not compute the answer" in r.answer.value and "disk" in r.answer.value
     assert not r.button.disabled
+
+
+def test_set_checks_every_value_before_changing_any_and_names_the_control(monkeypatch):
+    """A bad value anywhere in set() changes nothing, reruns nothing, and names the control."""
+    ex = ConvoyExplorer()
+    before = {k: c.value for k, c in ex.controls.items()}
+    runs = []
+    monkeypatch.setattr(widgets, "run", lambda s: runs.append(s))
+    for bad, name in (({"disk_ms": 5.0, "policy": "nope"}, "policy"),
+                      ({"disk_ms": 5.0, "until_ms": "long"}, "until_ms"),
+                      ({"disk_ms": True}, "disk_ms")):
+        with pytest.raises(ValueError) as e:
+            ex.set(**bad)
+        assert str(e.value).startswith(f"{name} ({ex.controls[name].description}):"), str(e.value)
+        assert {k: c.value for k, c in ex.controls.items()} == before and runs == []
+    th = ThreadedExplorer(run_now=False)
+    with pytest.raises(ValueError, match=r"^mapper \(mapper thread\): must be true or false"):
+        th.set(run_now=False, n_readers=4, mapper="no")
+    with pytest.raises(ValueError, match=r"^n_readers \(reader threads\): must be a whole number"):
+        th.set(run_now=False, n_readers=2.5)
+    assert th.controls["n_readers"].value == 8
+
+
+def test_slider_ranges_come_from_the_schema(every_explorer):
+    """Each slider offers what workloads.PARAMS[name].ui says, inside the allowed range."""
+    from faultlab.workloads import PARAMS
+    for kind, ex in every_explorer.items():
+        for name, c in ex.controls.items():
+            if isinstance(c, (W.IntSlider, W.FloatSlider)):
+                low, high, step = PARAMS[name].ui
+                assert (c.min, c.max, c.step) == (low, high, step), (kind, name)
+                PARAMS[name].check(name, c.max)
+                assert c.min >= PARAMS[name].low or c.min == 0, (kind, name)
+
+
+def test_a_heavy_setting_is_shortened_to_answer_quickly():
+    """32 readers that never miss (each access a minor fault every 20 us) would be
+    hundreds of thousands of operations in 200 ms: the explorer runs a shorter
+    stretch, says so, and keeps the estimate within its bound."""
+    ex = ThreadedExplorer()
+    assert ex.last_result.scenario.until_ms == 200.0 and "shortened" not in ex.message.value
+    s = ex.set(n_readers=32, miss_ratio=0.0, disk_ms=1.0)
+    ran = ex.last_result.scenario
+    assert ran.until_ms < 200.0 and ran.estimated_ops() <= widgets.EXPLORER_MAX_OPS
+    assert "shortened" in ex.message.value and isinstance(s, dict)
+    assert sum(t["completed"] for t in s["threads"].values()) <= widgets.EXPLORER_MAX_OPS

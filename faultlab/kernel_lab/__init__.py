@@ -39,6 +39,7 @@ import shutil
 import sys
 import threading
 
+from ..schema import Spec
 from . import experiment, slowfs
 from .errors import LabError, LabTimeout, LabUnavailable
 from .result import LabResult
@@ -101,12 +102,8 @@ def _has_libfuse3() -> bool:
 
 
 def _int_in(name, value, lo, hi, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name}: must be an integer from {lo} to {hi}"
-                         f"{' or None' if allow_none else ''}, got {value!r}")
-    return value
+    """``value`` as a Python int in [lo, hi] (or None), else InputError naming ``name`` (faultlab.schema)."""
+    return Spec("int", low=lo, high=hi, none_ok=allow_none).check(name, value)
 
 
 def measure(path: str = "fault", delay_ms: int = 300, third_reader=False,
@@ -154,9 +151,7 @@ def measure(path: str = "fault", delay_ms: int = 300, third_reader=False,
     _int_in("gap_us", gap_us, 0, 100000)
     if tracepoints not in (True, False, "auto"):
         raise ValueError(f"tracepoints: must be True, False or 'auto', got {tracepoints!r}")
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) \
-            or not 0 < timeout_s <= 600:
-        raise ValueError(f"timeout_s: must be a number in (0, 600], got {timeout_s!r}")
+    Spec("real", "s", low=0.0, low_open=True, high=600.0).check("timeout_s", timeout_s)
     if mountpoint is not None:
         slowfs.check_mountpoint(os.fspath(mountpoint))
     ok, reason = available()

@@ -10,16 +10,16 @@ dataclass (what a user writes, ``Reader(think_us=5.0)``) that subclasses
 ``ThreadKind`` and is registered with ``@register``. It carries
 
 - its fields; each field's type, unit and range are declared on the field
-  (``schema`` metadata) and checked for it;
+  (``schema.spec`` metadata) and checked for it before ``check`` runs;
 - ``check(scenario)``: what its fields must satisfy together and against
   the scenario (a page inside the file), raising ``schema.refuse(...)``;
 - ``body(k, task)``: the generator the thread runs; each operation is
   bracketed by ``op_start(task)`` / ``op_done(task)``;
+- ``max_ops(scenario)``: an estimate of the most operations it can run,
+  which bounds a run's cost (``Scenario.check_cost``);
 - optionally ``setup(k)`` (kernel state the kind needs before any thread
   runs), ``completed_ops(k, task, until_us)`` (if it counts its operations
-  some other way), ``max_ops(scenario)`` (an upper bound on the operations
-  it can run, which bounds a run's cost), and ``shares_mm = False`` for a
-  separate process.
+  some other way), and ``shares_mm = False`` for a separate process.
 
 To add a kind: write ``faultlab/threads/<kind>.py`` with that class (the
 package finds every module in it), export the class from
@@ -29,11 +29,12 @@ refusal its ``check`` makes (tests/test_bad_input.py).
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 
 from ..fault import do_page_fault, get_user_pages
 from ..mm import FILE_BASE, down_read, holds, up_read
-from ..schema import at_least, refuse
+from ..schema import check_fields, normalize, refuse
 
 KINDS: dict = {}          # kind name -> class, in the order the modules are found
 
@@ -54,9 +55,12 @@ class ThreadKind:
     __slots__ = ()
     shares_mm = True          # a thread of the process (False: a process of its own)
 
+    def __post_init__(self):
+        normalize(self)
+
     def check_all(self, scenario) -> None:
         """Raise InputError naming the first bad field (as threads[name].field)."""
-        at_least(f"{self.where}.start_us", self.start_us, 0.0)
+        check_fields(self, f"{self.where}.")
         self.check(scenario)
 
     @property
@@ -77,6 +81,21 @@ class ThreadKind:
     def completed_ops(self, k, task, until_us) -> int:
         """Operations completed by the end of the run."""
         return task.ops
+
+    def max_ops(self, scenario) -> float:
+        """An estimate of the most operations this thread can run in ``scenario``
+        (math.inf if it could loop without simulated time passing)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how many operations it may run (max_ops)")
+
+    def run_us(self, scenario) -> float:
+        """How long this thread can run: from its start to the end of the run."""
+        return max(scenario.until_ms * 1000.0 - self.start_us, 0.0)
+
+
+def loop_ops(run_us, period_us, count=None) -> float:
+    """The operations of a loop of at least ``period_us`` each over ``run_us``, at most ``count``."""
+    n = math.inf if period_us <= 0 else math.floor(run_us / period_us) + 1
+    return n if count is None else min(n, count)
 
 
 class Task:
@@ -148,13 +167,6 @@ def access_process_vm(k, task, address):
         yield from k.sched.preempt_point(task.name)
 
 
-def check_count(where, count):
-    """A kind's ``count``: None (until the run ends) or a whole number > 0."""
-    if count is not None:
-        from ..schema import positive
-        positive(f"{where}.count", count, integer=True)
-
-
 def kind_names() -> str:
     return ", ".join(cls.__name__ for cls in KINDS.values())
 
@@ -162,6 +174,6 @@ def kind_names() -> str:
 for _m in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_m.name}")
 
-__all__ = ["KINDS", "Task", "ThreadKind", "access_process_vm", "op_done", "op_start", "refuse",
+__all__ = ["KINDS", "Task", "ThreadKind", "access_process_vm", "loop_ops", "op_done", "op_start", "refuse",
            "register", "start", "touch"] + [cls.__name__ for cls in KINDS.values()]
 globals().update({cls.__name__: cls for cls in KINDS.values()})

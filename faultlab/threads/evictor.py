@@ -5,9 +5,9 @@ import math
 from dataclasses import dataclass
 
 from ..pagecache import droppable
-from ..schema import at_least, positive, refuse
+from ..schema import MAX_EVICT_PAGES, MAX_FILE_PAGES, MAX_TIME_US, THINK_FLOOR_US, count, name, refuse, spec, start
 from ..syscalls import sys_fadvise_dontneed
-from . import ThreadKind, check_count, register
+from . import ThreadKind, register
 
 
 @register
@@ -19,24 +19,27 @@ class Evictor(ThreadKind):
     One op is one fadvise call.
     """
 
-    name: str = "evictor"
-    first_page: int = 0
-    n_pages: int = 1
-    period_us: float = 50.0
-    start_us: float = 0.0
-    count: int | None = None
+    name: str = name("evictor")
+    first_page: int = spec(0, "int", "", low=0, high=MAX_FILE_PAGES - 1, help="first page of the range")
+    n_pages: int = spec(1, "int", "pages", low=1, high=MAX_EVICT_PAGES, help="pages in the range")
+    period_us: float = spec(50.0, "real", "us", low=THINK_FLOOR_US, high=MAX_TIME_US,
+                            ui=(0.1, 1000.0, "log"), help="time from one call to the next")
+    start_us: float = start()
+    count: int | None = count(None, "calls")
 
     shares_mm = False
 
     def check(self, s) -> None:
         p = self.where
-        positive(f"{p}.period_us", self.period_us)
-        positive(f"{p}.n_pages", self.n_pages, integer=True)
-        at_least(f"{p}.first_page", self.first_page, 0, integer=True)
         if self.first_page + self.n_pages > s.file_pages:
             raise refuse(f"{p}.first_page", f"pages {self.first_page}..{self.first_page + self.n_pages - 1} "
                          f"are outside the file (0..{s.file_pages - 1})")
-        check_count(p, self.count)
+
+    def max_ops(self, s) -> float:
+        """None of the run's cost: the body runs a call only when a page of the
+        range can be dropped, which takes another thread's read since the last
+        call; it sleeps through the rest (see ``body``)."""
+        return 0
 
     def call_us(self, costs) -> float:
         """The CPU time of one fadvise call over the range."""

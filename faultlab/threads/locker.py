@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schema import at_least, refuse
+from ..schema import MAX_COST_US, THINK_FLOOR_US, count, name, refuse, spec, start, think
 from ..syscalls import sys_read_locked
-from . import ThreadKind, check_count, op_done, op_start, register
+from . import ThreadKind, loop_ops, op_done, op_start, register
+
+KINDS = ("mincore", "madvise")
 
 
 @register
@@ -14,20 +16,20 @@ class Locker(ThreadKind):
     """A thread that loops a syscall taking mmap_sem for *read* -- mincore or
     madvise -- holding it ``hold_us`` each time. One op is one syscall."""
 
-    name: str = "locker"
-    kind: str = "mincore"
-    hold_us: float = 1.0
-    think_us: float = 10.0
-    count: int | None = None
-    start_us: float = 0.0
+    name: str = name("locker")
+    kind: str = spec("mincore", "choice", choices=KINDS, help="the syscall")
+    hold_us: float = spec(1.0, "real", "us", low=0.0, high=MAX_COST_US, help="time the syscall holds mmap_sem for read")
+    think_us: float = think(10.0, "user time between two syscalls")
+    count: int | None = count(None, "syscalls")
+    start_us: float = start()
 
     def check(self, s) -> None:
-        p = self.where
-        at_least(f"{p}.hold_us", self.hold_us, 0.0)
-        at_least(f"{p}.think_us", self.think_us, 0.0)
-        check_count(p, self.count)
-        if self.count is None and self.think_us + self.hold_us <= 0:
-            raise refuse(f"{p}.think_us", "a locker that loops until the run ends needs think_us > 0")
+        if self.count is None and self.think_us + self.hold_us < THINK_FLOOR_US:
+            raise refuse(f"{self.where}.think_us", f"a locker that loops until the run ends needs "
+                         f"think_us + hold_us >= {THINK_FLOOR_US}")
+
+    def max_ops(self, s) -> float:
+        return loop_ops(self.run_us(s), s.costs.syscall_entry_us + self.hold_us + self.think_us, self.count)
 
     def body(self, k, task):
         """One op: one read-locked syscall (mincore, madvise)."""

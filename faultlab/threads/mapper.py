@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schema import at_least, refuse
+from ..schema import count, name, refuse, spec, start, think
 from ..syscalls import sys_mmap_anon, sys_mprotect_anon, sys_munmap_anon
-from . import ThreadKind, check_count, op_done, op_start, register
+from . import ThreadKind, loop_ops, op_done, op_start, register
 
 
 @register
@@ -16,18 +16,22 @@ class Mapper(ThreadKind):
     With ``mprotect=True`` each iteration also mprotects the page. One op is one iteration.
     """
 
-    name: str = "mapper"
-    think_us: float = 2.0
-    mprotect: bool = False
-    count: int | None = None
-    start_us: float = 0.0
+    name: str = name("mapper")
+    think_us: float = think(2.0, "user time after each syscall")
+    mprotect: bool = spec(False, "bool", help="also mprotect the page each iteration")
+    count: int | None = count(None, "iterations")
+    start_us: float = start()
 
     def check(self, s) -> None:
-        p = self.where
-        at_least(f"{p}.think_us", self.think_us, 0.0)
-        check_count(p, self.count)
         if self.count is None and self.think_us <= 0:
-            raise refuse(f"{p}.think_us", "a mapper that loops until the run ends needs think_us > 0")
+            raise refuse(f"{self.where}.think_us", "a mapper that loops until the run ends needs think_us > 0")
+
+    def max_ops(self, s) -> float:
+        """Each iteration: its syscalls' CPU time and a think time after each."""
+        c = s.costs
+        calls = [c.mmap_us, c.munmap_us] + ([c.mprotect_us] if self.mprotect else [])
+        return loop_ops(self.run_us(s), sum(calls) + len(calls) * (c.syscall_entry_us + self.think_us),
+                        self.count)
 
     def body(self, k, task):
         """One op: mmap one anonymous page, (mprotect it,) munmap it."""

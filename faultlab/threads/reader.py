@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schema import at_least, number, refuse
-from . import ThreadKind, check_count, op_done, op_start, register, touch
+from ..schema import MAX_FILE_PAGES, count, name, refuse, spec, start, think
+from . import ThreadKind, loop_ops, op_done, op_start, register, touch
 
 PATTERNS = ("cold", "mixed", "fixed")
 VIA = ("fault", "gup")
@@ -30,37 +30,33 @@ class Reader(ThreadKind):
     the middle of its read-around block), major otherwise.
     """
 
-    name: str = "reader"
-    pattern: str = "cold"
-    miss_ratio: float = 1.0
-    page: int = 0
-    think_us: float = 2.0            # user time between two accesses
-    count: int | None = None         # accesses to make; None = until the run ends
-    start_us: float = 0.0
-    via: str = "fault"               # "fault" (a load) or "gup" (read via /proc/self/mem: get_user_pages)
-    pages_per_access: int = 1        # consecutive pages one access touches
+    name: str = name("reader")
+    pattern: str = spec("cold", "choice", choices=PATTERNS, help="which pages: cold, mixed or fixed")
+    miss_ratio: float = spec(1.0, "real", low=0.0, high=1.0, ui=(0.0, 1.0, 0.01),
+                             help="a mixed reader's chance that an access misses the page cache")
+    page: int = spec(0, "int", "", low=0, high=MAX_FILE_PAGES - 1, help="a fixed reader's page")
+    think_us: float = think(2.0, "user time between two accesses", ui=(0.0, 1000.0, 1.0))
+    count: int | None = count(None, "accesses")
+    start_us: float = start()
+    via: str = spec("fault", "choice", choices=VIA,
+                    help='"fault" (a load) or "gup" (read via /proc/self/mem: get_user_pages)')
+    pages_per_access: int = spec(1, "int", "pages", low=1, high=1024, help="consecutive pages one access touches")
 
     def check(self, s) -> None:
         p = self.where
-        if self.pattern not in PATTERNS:
-            raise refuse(f"{p}.pattern", f"unknown {self.pattern!r}; choose one of {', '.join(PATTERNS)}")
-        if self.via not in VIA:
-            raise refuse(f"{p}.via", f"must be 'fault' or 'gup', got {self.via!r}")
-        number(f"{p}.miss_ratio", self.miss_ratio)
-        if not 0.0 <= self.miss_ratio <= 1.0:
-            raise refuse(f"{p}.miss_ratio", f"must be between 0 and 1, got {self.miss_ratio!r}")
         if self.pattern == "mixed" and self.miss_ratio < 1.0 and s.cached_pages == 0:
             raise refuse(f"{p}.miss_ratio", "a mixed reader with hits needs cached_pages > 0")
-        at_least(f"{p}.think_us", self.think_us, 0.0)
-        check_count(p, self.count)
         if self.count is None and self.think_us <= 0:
             raise refuse(f"{p}.think_us", "a reader that loops until the run ends needs think_us > 0")
-        at_least(f"{p}.page", self.page, 0, integer=True)
-        at_least(f"{p}.pages_per_access", self.pages_per_access, 1, integer=True)
-        if self.pages_per_access > 1024:
-            raise refuse(f"{p}.pages_per_access", f"at most 1024, got {self.pages_per_access!r}")
         if self.pattern == "fixed" and not 0 <= self.page < s.file_pages:
             raise refuse(f"{p}.page", f"page {self.page} is outside the file (0..{s.file_pages - 1})")
+
+    def max_ops(self, s) -> float:
+        """Each access takes its think time and, if it misses, about one disk
+        latency (the mean or median): cold readers always miss, mixed ones at
+        their miss ratio, a fixed reader only the first time."""
+        miss = {"cold": 1.0, "mixed": self.miss_ratio, "fixed": 0.0}[self.pattern]
+        return loop_ops(self.run_us(s), self.think_us + miss * s.disk.latency_ms * 1000.0, self.count)
 
     def setup(self, k) -> None:
         if "reader.pages" not in k.shared:

@@ -1,13 +1,12 @@
 """Script: a thread that runs a fixed list of steps, for teaching scenarios."""
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 
 from ..fault import do_page_fault
 from ..mm import DRIVER_BASE
-from ..schema import refuse
+from ..schema import MAX_TIME_US, name, refuse, start
 from ..syscalls import sys_mmap_anon, sys_mmap_file, sys_mprotect_anon, sys_munmap_anon, sys_munmap_file
 from . import ThreadKind, op_done, op_start, register, touch
 
@@ -79,9 +78,9 @@ class Script(ThreadKind):
     One op is one step.
     """
 
-    name: str = "script"
+    name: str = name("script")
     steps: tuple = ()
-    start_us: float = 0.0
+    start_us: float = start()
 
     def check(self, s) -> None:
         p = self.where
@@ -96,14 +95,25 @@ class Script(ThreadKind):
             arg = STEPS[step[0]].arg
             if arg == "us":
                 v = step[1]
-                if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < math.inf:
-                    raise refuse(where, f"{step!r}: the time must be a finite number of us >= 0, got {v!r}")
+                if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= MAX_TIME_US:
+                    raise refuse(where, f"{step!r}: the time must be a number of us from 0 to {MAX_TIME_US:.0f}, "
+                                 f"got {v!r}")
             elif arg == "page":
                 v = step[1]
                 if isinstance(v, bool) or not isinstance(v, numbers.Integral):
                     raise refuse(where, f"{step!r}: the page must be a whole number, got {v!r}")
                 if not 0 <= v < s.file_pages:
                     raise refuse(where, f"{step!r}: page {v} is outside the file (0..{s.file_pages - 1})")
+
+    def __post_init__(self):
+        super(Script, self).__post_init__()
+        if isinstance(self.steps, (tuple, list)):      # numpy scalars in steps become Python numbers
+            object.__setattr__(self, "steps", tuple(
+                tuple(int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else x for x in st)
+                if isinstance(st, tuple) else st for st in self.steps))
+
+    def max_ops(self, s) -> float:
+        return len(self.steps)
 
     def setup(self, k) -> None:
         for name, arg in sorted({step[:2] for step in self.steps if STEPS[step[0]].setup is not None}):
