@@ -8,7 +8,7 @@ BIN     := $(VENV)/bin
 LAB_STAMP  := $(VENV)/.stamp-lab
 TEST_STAMP := $(VENV)/.stamp-test
 
-# nbval on the committed notebooks: only cells marked `# NBVAL_CHECK_OUTPUT`
+# nbval on the committed notebooks: only cells tagged `nbval-check-output`
 # (or tagged nbval-check-output) are compared, in this environment's kernel,
 # after the regex sanitizers.
 NOTEBOOKS  := $(wildcard notebooks/*.ipynb)
