@@ -2,6 +2,8 @@
 are model runs with the documented defaults, and none of them is tuned."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import faultlab
@@ -75,5 +77,7 @@ def test_without_read_around_the_second_page_is_major_too():
 
 def test_bad_pages_per_access_is_named():
     from faultlab.errors import InputError
-    with pytest.raises(InputError, match=r"threads\[reader\]\.pages_per_access"):
-        faultlab.run(two_thread(pages_per_access=0))
+    with pytest.raises(InputError, match=r"^pages_per_access: must be a whole number of pages from 1 to 1024"):
+        faultlab.run(two_thread(pages_per_access=0))          # the preset's parameter, in its own name
+    with pytest.raises(InputError, match=r"^threads\[reader\]\.pages_per_access"):
+        faultlab.run(dataclasses.replace(two_thread(), threads=(faultlab.Reader(pages_per_access=0),)))

@@ -98,8 +98,10 @@ def test_an_evictor_on_the_victims_cpu_drains_it_itself():
 
 
 def test_bad_drain_is_named():
-    with pytest.raises(ValueError, match="drain: unknown"):
+    with pytest.raises(ValueError, match="^drain: must be one of none, traffic, reclaim"):
         faultlab.run(fadvise_dos(drain="sometimes"))
+    with pytest.raises(ValueError, match="^drain: unknown"):
+        faultlab.run(dataclasses.replace(fadvise_dos(), drain=Drain(kind="sometimes")))
     with pytest.raises(ValueError, match="drain_us"):
         faultlab.run(dataclasses.replace(fadvise_dos(), drain=Drain(kind="traffic", period_us=0.0)))
     with pytest.raises(ValueError, match="drain.on"):
