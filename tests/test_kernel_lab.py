@@ -538,8 +538,11 @@ def test_procmem_on_separate_cpus_ties_the_mapper_to_the_reader(bench, clean_aft
     _need_cpus(2)
     s = bench("procmem", "split").summary()
     assert s["reader_per_s"] > 5
-    assert s["mapper_per_s"] <= 3 * s["reader_per_s"], s
-    assert s["mapper_alone_per_s"] > 100 * s["mapper_per_s"]
+    # Tied to the reader: a few loops in the short gap between two reads (how many
+    # depends on how fast the woken writer runs: about one on a busy machine, four
+    # or five on an idle one), far below its lone rate.
+    assert s["mapper_per_s"] <= 10 * s["reader_per_s"], s
+    assert s["mapper_alone_per_s"] > 20 * s["mapper_per_s"], s
     assert s["mapper_max_ms"] >= 0.5 * s["read_ms_median"], s     # most of a read
 
 

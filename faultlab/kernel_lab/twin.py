@@ -67,6 +67,7 @@ import matplotlib.pyplot as plt
 
 from .. import plots, record
 from ..scenario import Costs, Disk, Locker, Mapper, Reader, Scenario
+from ..schema import THINK_FLOOR_US
 from ..sim import run
 
 PATH_POLICY = {"fault": "per_vma_lock", "procmem": "per_vma_lock"}   # today's fault path; a gup read ignores it
@@ -317,7 +318,7 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
         disk=Disk(latency_ms=(reader_period - reader_user_us) / 1000.0, distribution="fixed"),
         costs=costs, cpus=placement,
         threads=(Reader(name="reader", pattern="cold", via=PATH_VIA[path], think_us=reader_user_us),
-                 Mapper(name="mapper", think_us=max((mapper_period - mmap_us - munmap_us) / 2.0, 0.001))),
+                 Mapper(name="mapper", think_us=max((mapper_period - mmap_us - munmap_us) / 2.0, THINK_FLOOR_US))),
         until_ms=round(max(TWIN_READS * reader_period, min(2e6, TWIN_MAX_LOOPS * mapper_period)) / 1000.0, 3),
         name=f"twin of the live two-thread benchmark ({path}, {cpus})")
 
