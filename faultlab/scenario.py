@@ -23,6 +23,7 @@ from .threads.script import Script  # noqa: F401
 
 DISK_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 RWSEM_RULES = ("2.6.18", "modern")
+HZ_CHOICES = (100, 250, 300, 1000)      # kernel/Kconfig.hz
 MAX_FILE_PAGES = 1 << 28
 
 
@@ -87,7 +88,8 @@ class Scenario:
     ra_pages: int = 32               # read-around window (2.6.18 default: 128 KiB = 32 pages)
     disk: Disk = field(default_factory=Disk)
     costs: Costs = field(default_factory=Costs)
-    rwsem: str = "2.6.18"            # "2.6.18" (lib/rwsem-spinlock.c rules) or "modern" (kernel/locking/rwsem.c)
+    rwsem: str = ""                  # "2.6.18" (lib/rwsem-spinlock.c), "modern" (kernel/locking/rwsem.c), "": the policy's era
+    hz: int = 250                    # CONFIG_HZ: the tick of the modern rwsem's handoff timeout
     seed: int = 0
     until_ms: float = 1000.0
     name: str = ""
@@ -106,8 +108,11 @@ class Scenario:
         if self.cached_pages > self.file_pages:
             raise refuse("cached_pages", f"{self.cached_pages} is more than file_pages ({self.file_pages})")
         at_least("ra_pages", self.ra_pages, 0, integer=True)
-        if self.rwsem not in RWSEM_RULES:
-            raise refuse("rwsem", f"unknown rules {self.rwsem!r}; choose one of {', '.join(RWSEM_RULES)}")
+        if self.rwsem not in RWSEM_RULES + ("",):
+            raise refuse("rwsem", f"unknown rules {self.rwsem!r}; choose one of {', '.join(RWSEM_RULES)}, "
+                                  "or leave it empty for the policy's era")
+        if isinstance(self.hz, bool) or not isinstance(self.hz, int) or self.hz not in HZ_CHOICES:
+            raise refuse("hz", f"must be one of {', '.join(map(str, HZ_CHOICES))} (CONFIG_HZ), got {self.hz!r}")
         if not isinstance(self.seed, int):
             raise refuse("seed", f"must be an integer, got {self.seed!r}")
         if not isinstance(self.disk, Disk):

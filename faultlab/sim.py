@@ -15,7 +15,7 @@ import simpy
 from .disk import Disk
 from .mm import FILE_BASE, MM
 from .pagecache import PageCache
-from .policies import get_policy
+from .policies import get_policy, rwsem_rules
 from .result import Result
 from .errors import InputError, ModelBug
 from .threads import Task, start
@@ -38,7 +38,8 @@ class Kernel:
         self.costs = c = scenario.costs
         self.pass_us = c.find_vma_us + c.walk_us + c.find_get_page_us   # one pass up to the page lookup
         self.policy = get_policy(scenario.policy)
-        self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)
+        self.mm = MM(env, self.rec, rwsem_rules(scenario), scenario.costs.wakeup_us, scenario.file_pages,
+                     hz=scenario.hz)
         self.cache = PageCache(env)
         self.cache.preload(scenario.cached_pages)
         self.disk = Disk(env, self.rec, scenario.disk, stream(scenario.seed, "disk"))

@@ -69,7 +69,7 @@ def _costs(**changes):
 
 @preset
 def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_think_us=2.0,
-               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem="2.6.18"):
+               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem=""):
     """Thread ``reader`` reads random pages of a large mapped file (every read a
     miss); thread ``mapper`` loops mmap/munmap of an anonymous page."""
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=int(ra_pages),
@@ -83,7 +83,7 @@ def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_thi
 @preset
 def threaded_app(policy="sync", n_readers=8, miss_ratio=0.05, mapper=True, seed=0, until_ms=1000.0,
                  disk_ms=8.0, queue_depth=4, think_us=20.0, mapper_think_us=2.0, wakeup_us=5.0,
-                 rwsem="2.6.18"):
+                 rwsem=""):
     """``n_readers`` threads fault pages of a mapped file; each access is a miss
     with probability ``miss_ratio``, else a minor fault on a cached page; plus
     (optionally) the ``mapper``. Disk latency is exponential."""

@@ -147,7 +147,8 @@ def test_alone_nobody_retries():
 def test_per_vma_lock_takes_mmap_lock_once_per_major_fault():
     a = exercises.per_vma_lock_two_thread()
     assert row(a, "multi_retry")[3] == "2.0" and row(a, "per_vma_lock")[3] == "1.0"
-    assert row(a, "multi_retry")[4] == row(a, "per_vma_lock")[4]
+    rate = {p: float(row(a, p)[4].replace(",", "")) for p in ("multi_retry", "per_vma_lock")}
+    assert rate["multi_retry"] == pytest.approx(rate["per_vma_lock"], rel=1e-3)   # the same speed
 
 
 def test_only_unlimited_retry_livelocks():
