@@ -28,7 +28,8 @@ def test_every_explorer_ran_once_and_has_its_parts(every_explorer):
         assert ex.last_message is None, (kind, ex.last_message)
         assert ex.last_summary["policy"] == ex.last_result.scenario.policy
         assert ex.summary_box.value and "faultlab.run(" in ex.summary_box.value
-        assert ex.last_figure is not None and ex.last_figure.number not in plt.get_fignums()   # closed
+        assert ex.last_figure is not None                      # drawn, and no pyplot figure left open
+        assert all(plt.figure(n) is not ex.last_figure for n in plt.get_fignums())
         assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
 
 
@@ -192,3 +193,33 @@ def test_reveal_button_and_a_failing_answer():
     r.button.click()                                         # what pressing the button does
     assert "Could not compute the answer" in r.answer.value and "disk" in r.answer.value
     assert not r.button.disabled
+
+
+def test_a_control_change_shows_a_busy_state_until_the_new_figure(monkeypatch):
+    ex = ConvoyExplorer(until_ms=50)
+    image, before = ex.image, ex.image.value
+    seen = []
+    real_run = widgets.run
+
+    def watching_run(s):
+        seen.append((ex.status.value, "faultlab-busy" in ex.image._dom_classes))
+        return real_run(s)
+
+    monkeypatch.setattr(widgets, "run", watching_run)
+    ex.controls["policy"].value = "nopage_retry"              # what the dropdown does
+    assert seen and "Running the model" in seen[0][0] and seen[0][1]
+    assert ex.status.value == "" and "faultlab-busy" not in ex.image._dom_classes
+    assert ex.image is image and ex.image.value != before and ex.image.value[:4] == b"\x89PNG"
+
+
+def test_every_explorer_answers_at_its_slowest_setting_with_a_bounded_run():
+    assert ConvoyExplorer(run_now=False).controls["until_ms"].max <= 500
+
+
+def test_threaded_run_length_shrinks_when_readers_would_fault_without_pause():
+    ex = ThreadedExplorer(run_now=False)
+    assert ex.params()["until_ms"] == ThreadedExplorer.MAX_MS               # the default: 200 ms
+    ex.set(run_now=False, n_readers=32, miss_ratio=0.0)
+    assert ThreadedExplorer.MIN_MS <= ex.params()["until_ms"] < 20
+    s = ex.update()
+    assert s["until_ms"] == ex.params()["until_ms"] and "run length (ms)" in ex.summary_box.value
