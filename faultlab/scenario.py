@@ -76,6 +76,10 @@ class Costs:
     fadvise_call_us: float = 0.3    # posix_fadvise entry and range set-up
     fadvise_page_us: float = 0.05   # examining (and maybe dropping) one cached page
     wakeup_us: float = 5.0          # from the end of a wait to the woken task running again
+    reexecute_us: float = 0.2       # refault: back in user mode, the access runs again up to its trap
+                                    # (the return to user is fault_exit_us, the new trap fault_entry_us)
+    truncate_us: float = 2.0        # ftruncate: i_mutex, i_alloc_sem, notify_change, i_size_write
+    truncate_page_us: float = 0.2   # truncate_complete_page: removing one page from the cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ class Scenario:
     name: str = ""
     drain: Drain = field(default_factory=Drain)   # what drains the LRU-add pagevecs (pagevec.py)
     cpus: CPUs | None = None         # None: a CPU per thread, no scheduler (cpu.py)
+    signals: tuple = ()              # Signal(thread, at_ms): SIGKILL to a thread (signals.py)
 
     def check(self) -> None:
         """Raise ValueError naming the first bad field and what it may be."""
@@ -140,6 +145,19 @@ class Scenario:
             if not isinstance(self.cpus, CPUs):
                 raise refuse("cpus", f"must be None or a faultlab.cpu.CPUs, got {self.cpus!r}")
             self.cpus.check(self)
+        _check_signals(self, names)
+
+
+def _check_signals(s: Scenario, names):
+    from .signals import Signal
+    if not isinstance(s.signals, tuple):
+        raise refuse("signals", f"must be a tuple of faultlab.Signal, got {s.signals!r}")
+    for i, sig in enumerate(s.signals):
+        if not isinstance(sig, Signal):
+            raise refuse(f"signals[{i}]", f"must be a faultlab.Signal(thread, at_ms), got {sig!r}")
+        if sig.thread not in names:
+            raise refuse(f"signals[{i}].thread", f"no thread named {sig.thread!r}; threads are {', '.join(names)}")
+        positive(f"signals[{i}].at_ms", sig.at_ms)
 
 
 def _check_disk(d: Disk):

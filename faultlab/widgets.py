@@ -56,7 +56,8 @@ def _clean(value):
 # The notebook that introduces each design (see policy_options).
 INTRODUCED_IN = {"sync": "00", "nopage_retry": "02", "retry_unlimited": "03", "pagefault_args": "04",
                  "seqcount": "05", "seqcount_unchecked": "05", "single_user_sync": "05",
-                 "vm_fault_retry": "06", "multi_retry": "06", "per_vma_lock": "06"}
+                 "vm_fault_retry": "06", "multi_retry": "06", "per_vma_lock": "06",
+                 "refault": "02", "page_flag_retry": "03", "lock_page_nopage": "04", "truncate_unchecked": "05"}
 
 
 def policy_options(upto=None):

@@ -19,6 +19,13 @@ from test_properties import scenarios             # the random small scenarios o
 UNTIL_MS = {"two_thread": 400.0, "threaded_app": 100.0}
 
 
+# Runs beyond the presets' defaults, for the events only they make: a SIGKILL
+# (signal, killed), and siblings meeting on a page the lock-the-page designs
+# hold locked from ->nopage to the pte (page_lock_wait, page_lock_got).
+EXTRA = {"fadvise_dos+kill": ("fadvise_dos", {"kill_at_ms": 50.0}),
+         "threaded_app+hot": ("threaded_app", {"hot_pages": 8, "until_ms": 100.0})}
+
+
 def preset_runs():
     for preset in sorted(PRESETS):
         for policy in sorted(POLICIES):
@@ -26,6 +33,9 @@ def preset_runs():
             if preset in UNTIL_MS:
                 kw["until_ms"] = UNTIL_MS[preset]
             yield f"{preset}/{policy}", PRESETS[preset](**kw)
+    for name, (preset, params) in EXTRA.items():
+        for policy in sorted(POLICIES):
+            yield f"{name}/{policy}", PRESETS[preset](policy=policy, **params)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..schema import at_least, number, refuse
 from . import ThreadKind, check_count, op_done, op_start, register, touch
 
-PATTERNS = ("cold", "mixed", "fixed")
+PATTERNS = ("cold", "mixed", "fixed", "shared")
 VIA = ("fault", "gup")
 
 
@@ -22,6 +22,11 @@ class Reader(ThreadKind):
         otherwise a page that is already in the page cache but not yet
         mapped (a minor fault).
       - ``fixed``: touch page ``page`` ``count`` times.
+      - ``shared``: each access is a miss with probability ``miss_ratio``,
+        otherwise a page drawn at random from the hot set
+        ``[page, page + span)``, which all ``shared`` readers share and which
+        starts out of the cache (siblings meet on pages whose read is in
+        flight).
 
     ``pages_per_access`` k: one access spans k consecutive pages (a read that
     straddles page boundaries): it touches its page and the k-1 after it, one
@@ -39,6 +44,7 @@ class Reader(ThreadKind):
     start_us: float = 0.0
     via: str = "fault"               # "fault" (a load) or "gup" (read via /proc/self/mem: get_user_pages)
     pages_per_access: int = 1        # consecutive pages one access touches
+    span: int = 1                    # pattern "shared": the hot set's size in pages, from ``page``
 
     def check(self, s) -> None:
         p = self.where
@@ -61,6 +67,10 @@ class Reader(ThreadKind):
             raise refuse(f"{p}.pages_per_access", f"at most 1024, got {self.pages_per_access!r}")
         if self.pattern == "fixed" and not 0 <= self.page < s.file_pages:
             raise refuse(f"{p}.page", f"page {self.page} is outside the file (0..{s.file_pages - 1})")
+        at_least(f"{p}.span", self.span, 1, integer=True)
+        if self.pattern == "shared" and not (s.cached_pages <= self.page and self.page + self.span <= s.file_pages):
+            raise refuse(f"{p}.page", f"the hot set {self.page}..{self.page + self.span - 1} must lie in the "
+                         f"file and out of the cache ({s.cached_pages}..{s.file_pages - 1})")
 
     def setup(self, k) -> None:
         if "reader.pages" not in k.shared:
@@ -89,6 +99,9 @@ class Pages:
         self.n_blocks = scenario.file_pages // self.block - self.first
         self.hot = 0
         self.used_blocks = set()
+        for t in scenario.threads:           # cold reads stay out of any shared hot set
+            if isinstance(t, Reader) and t.pattern == "shared":
+                self.used_blocks.update(range(t.page // self.block, (t.page + t.span - 1) // self.block + 1))
 
     def next_page(self, task, spec) -> int:
         if spec.pattern == "fixed":
@@ -96,6 +109,8 @@ class Pages:
         draw = task.rng.random()
         if spec.pattern == "mixed" and draw >= spec.miss_ratio:
             return self.next_hot_page()
+        if spec.pattern == "shared" and draw >= spec.miss_ratio:
+            return spec.page + task.rng.randrange(spec.span)
         return self.next_cold_page(task.rng)
 
     def next_hot_page(self) -> int:
