@@ -300,6 +300,31 @@ class Span(Fold):
         return None if self.first is None else (self.first, self.last)
 
 
+class RelockGaps(Fold):
+    """For each ``released`` of ``task``, the time to its next ``start_locking``:
+    how soon the task asks for mmap_sem again after letting it go (microseconds,
+    in order). On the live kernel a reader with a CPU of its own asks again
+    within microseconds; one that lost its CPU to the woken writer, milliseconds."""
+
+    wants = frozenset((RELEASED, START_LOCKING))
+
+    def __init__(self, task):
+        self.task, self.pending, self.gaps = task, None, []
+
+    def feed(self, event):
+        t, task, name, _ = event
+        if task != self.task:
+            return
+        if name == RELEASED:
+            self.pending = t
+        elif self.pending is not None:
+            self.gaps.append(t - self.pending)
+            self.pending = None
+
+    def result(self) -> list:
+        return self.gaps
+
+
 # One lane per thread; at any moment a thread is in exactly one of these
 # states, the first that applies of:
 STATES = ("running", "wait_read", "wait_write", "hold_read", "hold_write", "io", "held_io")
@@ -423,6 +448,11 @@ def counts(events, names) -> dict:
 def count(events, name) -> int:
     """How many events called ``name``."""
     return fold(events, Counts((name,)))[name]
+
+
+def relock_gaps_us(events, task) -> list:
+    """See :class:`RelockGaps`."""
+    return fold(events, RelockGaps(task))
 
 
 def lane_states(events, threads=(), end_us=None) -> dict:

@@ -445,6 +445,7 @@ def test_killed_python_process_leaves_nothing(tmp_path, clean_after):
 
 
 # ------------------------------------------------ the two-thread benchmark
+from faultlab import record   # noqa: E402
 from faultlab.kernel_lab import native, two_thread   # noqa: E402
 
 
@@ -813,3 +814,20 @@ class _FakeRun:
 
     def to_dict(self):
         return {"path": self.path, "third_reader": "mincore", "summary": {}}
+
+
+def test_benchmark_recordings_round_trip_through_the_shared_writer(tmp_path):
+    """record_runs and load_recorded_runs use the lab's one writer and reader: a recording
+    written into a directory lands under its default name, reads back equal, and a file of
+    another format (the single-access lab's) is refused by name."""
+    runs = two_thread.load_recorded_runs()
+    doc = two_thread.record_runs(runs.values(), tmp_path, lock_events_ms=50.0)
+    back = two_thread.load_recorded_runs(tmp_path / two_thread.RECORD_NAME)
+    assert doc["format"] == two_thread.FORMAT and list(back) == list(runs)
+    for key, r in runs.items():
+        assert back[key].mapper_loops == r.mapper_loops
+        kept = [e for e in r.lock_events if e[0] <= 50_000.0]
+        assert len(back[key].lock_events) == len(kept)
+        assert back[key].relock_gaps_us() == record.relock_gaps_us(kept, "reader")
+    with pytest.raises(ValueError, match="^format: .* is not a two-thread benchmark recording"):
+        two_thread.load_recorded_runs(kl.recorded.DEFAULT_PATH)

@@ -179,6 +179,27 @@ def test_span_and_counts():
     assert n.result()[record.EVICT] == sum(e[2] == record.EVICT for e in r.events) > 0
 
 
+def test_relock_gaps_pair_each_release_with_the_same_tasks_next_request():
+    w = (("write", False),)
+    events = [(0.0, "reader", record.START_LOCKING, w),       # no release before it: no gap
+              (1.0, "reader", record.RELEASED, w),
+              (2.0, "mapper", record.START_LOCKING, (("write", True),)),
+              (4.5, "reader", record.START_LOCKING, w),
+              (5.0, "reader", record.RELEASED, w),
+              (6.0, "reader", record.RELEASED, w),             # a second release restarts the clock
+              (9.0, "reader", record.START_LOCKING, w)]
+    assert record.relock_gaps_us(events, "reader") == [3.5, 3.0]
+    assert record.relock_gaps_us(events, "mapper") == []
+
+
+def test_relock_gaps_of_a_model_run_follow_its_lock_events():
+    r = faultlab.run(two_thread(policy="sync", until_ms=100.0))
+    gaps = record.relock_gaps_us(r.events, "reader")
+    released = [e for e in r.events if e[1] == "reader" and e[2] == record.RELEASED]
+    assert gaps and len(gaps) in (len(released), len(released) - 1)
+    assert all(g >= 0 for g in gaps)
+
+
 # -- percentiles ---------------------------------------------------------------------------------
 
 @settings(max_examples=300, deadline=None)

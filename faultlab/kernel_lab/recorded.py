@@ -7,6 +7,10 @@ installed package); ``faultlab/data/kernel_lab_recorded.json`` was made that
 way and copied there (Linux release, date and parameters are inside).  ``load_recorded()`` reads it back as
 :class:`~.result.LabResult` objects keyed by path, so notebooks can plot the
 real timelines anywhere.
+
+:func:`write_doc` and :func:`read_doc` are the one way a lab recording is
+written (atomically, compact JSON) and read back (its ``format`` checked);
+the two-thread benchmark's recordings (:mod:`.two_thread`) use them too.
 """
 from __future__ import annotations
 
@@ -21,6 +25,35 @@ DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 OUT_NAME = "kernel_lab_recorded.json"     # record()'s default, in the current directory
 
 
+def out_path(path_out, default_name: str) -> str:
+    """Where a recording goes: ``path_out`` (a directory gets ``default_name`` inside it),
+    or ``default_name`` in the current directory."""
+    out = os.path.abspath(os.fspath(path_out) if path_out is not None else default_name)
+    return os.path.join(out, default_name) if os.path.isdir(out) else out
+
+
+def write_doc(out: str, doc: dict) -> dict:
+    """Write ``doc`` to ``out`` as one line of compact JSON, atomically (a reader never
+    sees half a file); returns ``doc``."""
+    tmp = f"{out}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+    os.replace(tmp, out)
+    return doc
+
+
+def read_doc(path, default: str, fmt: str, what: str) -> dict:
+    """The recording at ``path`` (``default`` if None), refused unless its ``format`` is ``fmt``."""
+    src = os.fspath(path) if path is not None else default
+    with open(src) as f:
+        doc = json.load(f)
+    if doc.get("format") != fmt:
+        raise ValueError(f"format: {src} is not {what} "
+                         f"(expected {fmt!r}, got {doc.get('format')!r})")
+    return doc
+
+
 def record(path_out: str | os.PathLike | None = None, delay_ms: int = 300,
            third_reader=True, tracepoints="auto", **kwargs) -> dict:
     """Measure both paths here and write them to ``path_out`` (JSON; default
@@ -30,10 +63,7 @@ def record(path_out: str | os.PathLike | None = None, delay_ms: int = 300,
     """
     from . import measure          # the package imports this module: a cycle otherwise
 
-    out = os.path.abspath(os.fspath(path_out) if path_out is not None else OUT_NAME)
-    if os.path.isdir(out):
-        out = os.path.join(out, OUT_NAME)
-
+    out = out_path(path_out, OUT_NAME)
     runs = {}
     for p in ("fault", "procmem"):
         runs[p] = measure(path=p, delay_ms=delay_ms, third_reader=third_reader,
@@ -50,20 +80,10 @@ def record(path_out: str | os.PathLike | None = None, delay_ms: int = 300,
                    "tracepoints": tracepoints, **kwargs},
         "runs": runs,
     }
-    tmp = out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-        f.write("\n")
-    os.replace(tmp, out)
-    return doc
+    return write_doc(out, doc)
 
 
 def load_recorded(path: str | os.PathLike | None = None) -> dict[str, LabResult]:
     """The shipped run: ``{"fault": LabResult, "procmem": LabResult}``."""
-    src = os.fspath(path) if path is not None else DEFAULT_PATH
-    with open(src) as f:
-        doc = json.load(f)
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"format: {src} is not a kernel lab recording "
-                         f"(expected {FORMAT!r}, got {doc.get('format')!r})")
+    doc = read_doc(path, DEFAULT_PATH, FORMAT, "a kernel lab recording")
     return {p: LabResult.from_dict(d) for p, d in doc["runs"].items()}

@@ -42,7 +42,6 @@ from __future__ import annotations
 import bisect
 import ctypes
 import datetime
-import json
 import os
 import random
 import re
@@ -53,7 +52,8 @@ import time
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import native, tracefs
+from .. import record
+from . import native, recorded, tracefs
 from .errors import LabError, LabTimeout, LabUnavailable
 from .libc import MAP_FAILED, MAP_SHARED, PAGE_SIZE, PROT_READ, Libc, monotonic_ns
 from .slowfs import SlowMount
@@ -612,16 +612,7 @@ class BenchResult:
     def relock_gaps_us(self) -> list:
         """From the tracepoints: for each reader ``released``, the time to its next
         ``start_locking`` (how soon the reader asks for mmap_lock again)."""
-        out, pending = [], None
-        for t, task, ev, _ in self.lock_events:
-            if task != "reader":
-                continue
-            if ev == "released":
-                pending = t
-            elif ev == "start_locking" and pending is not None:
-                out.append(t - pending)
-                pending = None
-        return out
+        return record.fold(self.lock_events, record.RelockGaps("reader"))
 
     def summary(self) -> dict:
         n = len(self.reader_ops)
@@ -733,9 +724,7 @@ def record_runs(runs, path_out=None, lock_events_ms: float | None = None) -> dic
         runs = [dataclasses.replace(r, lock_events=[e for e in r.lock_events
                                                     if e[0] <= lock_events_ms * 1000.0])
                 for r in runs]
-    out = os.path.abspath(os.fspath(path_out) if path_out is not None else RECORD_NAME)
-    if os.path.isdir(out):
-        out = os.path.join(out, RECORD_NAME)
+    out = recorded.out_path(path_out, RECORD_NAME)
     doc = {"format": FORMAT,
            "what": "faultlab kernel lab: the two-thread benchmark (a reader of a FUSE file whose "
                    "reads sleep disk_ms, beside an mmap/munmap loop; loops in C)",
@@ -743,21 +732,11 @@ def record_runs(runs, path_out=None, lock_events_ms: float | None = None) -> dic
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "lock_events_ms": lock_events_ms,
            "runs": [r.to_dict() for r in runs]}
-    tmp = f"{out}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-        f.write("\n")
-    os.replace(tmp, out)
-    return doc
+    return recorded.write_doc(out, doc)
 
 
 def load_recorded_runs(path=None) -> dict:
     """Recorded benchmark runs: ``{(path, cpus): BenchResult}`` (default: the run shipped
     in faultlab/data/, made on the machine and kernel its runs name)."""
-    src = os.fspath(path) if path is not None else RECORDED_PATH
-    with open(src) as f:
-        doc = json.load(f)
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"format: {src} is not a two-thread benchmark recording "
-                         f"(expected {FORMAT!r}, got {doc.get('format')!r})")
+    doc = recorded.read_doc(path, RECORDED_PATH, FORMAT, "a two-thread benchmark recording")
     return {(d["path"], d["cpus"]): BenchResult.from_dict(d) for d in doc["runs"]}
