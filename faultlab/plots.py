@@ -148,13 +148,15 @@ def _bars(spans, lo, hi, y0, height, merge_us=0.0):
     return verts
 
 
-def timeline(result, ax=None, start_ms=None, end_ms=None, title=None, legend=True, resolution_ms=None):
+def timeline(result, ax=None, start_ms=None, end_ms=None, title=None, legend=True, resolution_ms=None,
+             labels=None):
     """One lane per thread, coloured by state over time (see ``STATES``), time in ms.
 
     Retries and evictions are small markers on their lane, a kernel bug a
     big X. ``start_ms``/``end_ms`` cut a window out of the run. Spans of one
     state less than ``resolution_ms`` apart are drawn as one bar (default: a
-    3000th of the window, under a pixel; 0 draws every span). Each
+    3000th of the window, under a pixel; 0 draws every span). ``labels`` maps a
+    thread to its lane's label (say what a thread that takes no lock is doing). Each
     (lane, state) is one collection of rectangles (as ``broken_barh`` makes) labelled
     ``"_lane:state"`` (hidden from the legend, handy for tests).
     """
@@ -188,7 +190,7 @@ def timeline(result, ax=None, start_ms=None, end_ms=None, title=None, legend=Tru
         ax.plot(*marks[event], linestyle="none", marker=marker, markersize=size, color=colour,
                 markeredgecolor="white" if event == record.KERNEL_BUG else colour,
                 label=f"_{event}", zorder=4, clip_on=False)
-    ax.set_yticks([ypos[name] for name in names], names)
+    ax.set_yticks([ypos[name] for name in names], [(labels or {}).get(name, name) for name in names])
     ax.set_ylim(-0.6, n - 0.4 + 0.2)
     ax.set_xlim(lo / 1000.0, hi / 1000.0)
     ax.set_xlabel("time (ms)")

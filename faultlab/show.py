@@ -17,7 +17,6 @@ import textwrap
 import simpy
 
 from . import record, workloads
-from .record import lock_requests  # noqa: F401  (the record's reading; notebooks call it here too)
 from .result import percentiles
 from .rwsem import RWSem
 from .scenario import Disk, Scenario, Script
@@ -84,7 +83,7 @@ def one_fault(result, task="reader", n=1) -> list:
 def lock_table(result) -> str:
     """When each thread asked for mmap_sem and when it got it, in milliseconds."""
     lines = [f"{'thread':<8}{'side':<7}{'asked (ms)':>11}{'got (ms)':>10}{'waited (ms)':>13}"]
-    for task, side, asked, got in lock_requests(result.events):
+    for task, side, asked, got in record.lock_requests(result.events):
         lines.append(f"{task:<8}{side:<7}{asked / 1000:11.4f}{got / 1000:10.4f}{(got - asked) / 1000:13.4f}")
     return "\n".join(lines)
 

@@ -22,24 +22,32 @@ clamped, a dropdown refuses a value it does not list. A scenario the model
 rejects shows the model's ValueError as a message in the widget, never a
 traceback. Every answer is kept quick: a run estimated to cost more than
 ``EXPLORER_MAX_OPS`` operations is shortened (and says so).
+From the moment a control changes until the new picture is in, the
+explorer says it is running the model and dims the old summary and
+picture. The picture is one ``Image`` whose PNG is swapped in place, drawn
+into one figure that is cleared and redrawn, not re-created.
 
-``Reveal(question, answer_fn)`` is an exercise: the question, and a button
-that computes and shows the answer (by running faultlab) only when asked.
+``Reveal(answer_fn)`` is an exercise's button: it computes the answer (by
+running faultlab, usually a function of ``faultlab.exercises``) only when
+asked, says it is working meanwhile, and shows a table and wrapped prose.
 """
 from __future__ import annotations
 
 import dataclasses
 import html
+import io
 import math
 import numbers
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
-from IPython.display import clear_output, display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from . import plots, record
 from .kernel_lab import twin
 from .policies import POLICIES
+from .scenario import Script
 from .sim import run
 from .errors import InputError
 from .schema import EXPLORER_MAX_OPS, refuse
@@ -48,7 +56,16 @@ from .workloads import PARAMS, PRESETS, get_preset
 _STYLE = {"description_width": "initial"}
 _WIDE = W.Layout(width="420px")
 COUNTED_EVENTS = (record.RETRY, record.EVICT, record.REVALIDATED, record.KERNEL_BUG)
-BUSY_HTML = "<p class='faultlab-busy' style='color:#555'><i>{what}…</i></p>"
+BUSY_HTML = "<p class='faultlab-busy-note' style='color:#555;margin:0'><i>{what}…</i></p>"
+_BUSY_STYLE = "<style>.faultlab-busy{opacity:0.4;transition:opacity 0.1s}</style>"
+FIGURE_DPI = 72
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as PNG, as a notebook would show it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    return buf.getvalue()
 
 
 def _esc(text) -> str:
@@ -61,22 +78,20 @@ def _clean(value):
     return round(value, 9) if isinstance(value, float) else value
 
 
-# The notebook that introduces each design (see policy_options).
-INTRODUCED_IN = {"sync": "00", "nopage_retry": "02", "retry_unlimited": "03", "pagefault_args": "04",
-                 "seqcount": "05", "seqcount_unchecked": "05", "single_user_sync": "05",
-                 "vm_fault_retry": "06", "multi_retry": "06", "per_vma_lock": "06"}
-
-
-def policy_options(upto=None):
+def policy_options(upto=None, first="sync"):
     """The policy menu as (label, name) pairs: every registered design. With ``upto``
-    (a notebook number such as "00"), the designs introduced by then come first and
-    the rest follow, each labelled "later" with the notebook that introduces it."""
+    (a notebook number such as "00"), ``first`` and the designs introduced by then
+    (``policy.notebook``) come first, and the rest follow, each labelled "later" with
+    the notebook that introduces it."""
     if upto is None:
         return [(p, p) for p in POLICIES]
-    known = [p for p in POLICIES if INTRODUCED_IN.get(p, "99") <= upto]
+
+    def notebook(p):
+        return (POLICIES[p].notebook or "")[:2]
+    known = [p for p in POLICIES if p == first or (notebook(p) and notebook(p) <= upto)]
     later = [p for p in POLICIES if p not in known]
     return [(p, p) for p in known] + [
-        (f"later: {p}" + (f" (notebook {INTRODUCED_IN[p]})" if p in INTRODUCED_IN else ""), p) for p in later]
+        (f"later: {p}" + (f" (notebook {notebook(p)})" if notebook(p) else ""), p) for p in later]
 
 
 def dropdown(options, value, description):
@@ -153,14 +168,16 @@ class Explorer:
         self.last_summary = None
         self.last_message = None
         self.last_result = None
-        self.last_figure = None        # closed after display; kept for inspection
+        self.last_figure = None        # the last figure drawn; kept for inspection
+        self._figure = None            # the one figure ``canvas`` redraws in place
         self._quiet = False
-        self.header = W.HTML(f"<h4>{_esc(self.title)}</h4><p>{self.intro}</p>")
+        self.header = W.HTML(f"{_BUSY_STYLE}<h4>{_esc(self.title)}</h4><p>{self.intro}</p>")
+        self.status = W.HTML()         # "Running the model..." from a control's change to the new figure
         self.message = W.HTML()
         self.summary_box = W.HTML()
-        self.output = W.Output()
-        self.widget = W.VBox([self.header, W.VBox(list(self.controls.values())), self.message,
-                              self.summary_box, self.output])
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+        self.widget = W.VBox([self.header, W.VBox(list(self.controls.values())), self.status,
+                              self.message, self.summary_box, self.image])
         for c in self.controls.values():
             c.observe(self._changed, names="value")
         self.set(run_now=run_now, **values)
@@ -182,7 +199,19 @@ class Explorer:
         return {}
 
     def figure(self, result):
-        return plots.timeline(result)
+        """The picture of a run: a timeline, drawn into the explorer's one figure."""
+        return plots.timeline(result, ax=self.canvas(len(result.threads)))
+
+    def canvas(self, lanes):
+        """The explorer's figure, cleared, sized for ``lanes`` lanes, with one Axes to draw into.
+        One figure is reused from run to run (redrawn in place, not re-created): its canvas and
+        the text measurements matplotlib caches on it are what a redraw spends most time on."""
+        if self._figure is None:
+            self._figure = Figure(layout="constrained")
+            FigureCanvasAgg(self._figure)
+        self._figure.clf()
+        self._figure.set_size_inches(11, min(2.2 + 0.45 * lanes, 14))
+        return self._figure.add_subplot()
 
     def summary_rows(self, summary):
         return list(self.rows)
@@ -208,7 +237,15 @@ class Explorer:
 
     def _changed(self, change):
         if not self._quiet:
-            self.update()
+            self.status.value = BUSY_HTML.format(what="Running the model")     # reaches the page at once
+            self.summary_box.add_class("faultlab-busy")
+            self.image.add_class("faultlab-busy")
+            try:
+                self.update()
+            finally:
+                self.status.value = ""
+                self.summary_box.remove_class("faultlab-busy")
+                self.image.remove_class("faultlab-busy")
 
     def update(self):
         """Rerun with the controls' values; return the summary dict, or the message."""
@@ -230,10 +267,9 @@ class Explorer:
         self.summary_box.value = self._summary_html(summary)
         fig = self.figure(result)
         self.last_figure = fig
-        with self.output:
-            clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        self.image.value = png_bytes(fig)       # the picture is swapped in place, not redisplayed
+        if fig is not self._figure:
+            plt.close(fig)                      # a figure of its own (a subclass's): not kept
         return summary
 
     def _fail(self, message):
@@ -241,8 +277,7 @@ class Explorer:
         self.message.value = (f"<div style='color:#B00020'><b>Not a valid run:</b> "
                               f"{_esc(message)}</div>")
         self.summary_box.value = ""
-        with self.output:
-            clear_output()
+        self.image.value = b""
         return message
 
     def _summary_html(self, summary) -> str:
@@ -327,11 +362,16 @@ class LivelockExplorer(Explorer):
             ("retry window (µs)", "explorer.window_us"))
 
     def make_controls(self):
-        return {"policy": dropdown(policy_options(self.upto), "retry_unlimited", "policy"),
+        return {"policy": dropdown(policy_options(self.upto, "retry_unlimited"), "retry_unlimited", "policy"),
                 "evict_period_us": param_control("evict_period_us", 0.5, "eviction period (µs)"),
                 "wakeup_us": param_control("wakeup_us", 5.0, "wake-up latency (µs)"),
                 "walk_us": param_control("walk_us", 0.5, "page-table walk (µs)"),
                 "until_ms": param_control("until_ms", 200.0, "run length (ms)")}
+
+    def figure(self, result):
+        period = self.controls["evict_period_us"].value
+        return plots.timeline(result, ax=self.canvas(len(result.threads)),
+                              labels={"evictor": f"evictor\n(FADV_DONTNEED\nevery {period:.3g} µs)"})
 
     def derive(self, result, summary):
         f = summary["faults"]
@@ -417,7 +457,13 @@ class HistoryExplorer(Explorer):
                 ("most attempts by one fault", "faults.max_attempts"),
                 ("longest wait for mmap_sem in a syscall (ms)", "syscalls.wait_ms.max"),
                 ("mmap_sem held across I/O (ms)", "mmap_sem.held_across_io_ms")]
-        return rows + [(f"{name} ops/s", f"threads.{name}.ops_per_s") for name in summary["threads"]]
+        scripted = {t.name for t in self.last_result.scenario.threads if isinstance(t, Script)}
+        return rows + [(f"{name} ops/s", f"threads.{name}.ops_per_s") for name in summary["threads"]
+                       if name not in scripted]          # a script's steps are not a rate
+
+    def _summary_html(self, summary) -> str:
+        doc = " ".join((get_preset(self.preset).__doc__ or "").replace("``", "").split())
+        return f"<p><i>The workload</i>: {_esc(doc)}</p>" + super()._summary_html(summary)
 
 
 EXPLORERS = {"convoy": ConvoyExplorer, "threaded": ThreadedExplorer, "livelock": LivelockExplorer,

@@ -165,7 +165,7 @@ def unmap_during_fault(policy="seqcount", disk_ms=10.0, seed=0, until_ms=50.0, r
 def pinned_gup(policy="nopage_retry", disk_ms=10.0, seed=0, until_ms=50.0, page=7000):
     """Thread ``app`` touches a driver mapping whose ->nopage pins file page
     ``page`` with get_user_pages -- a nested fault inside a fault. A second
-    thread keeps the mm multi-threaded."""
+    thread, ``idle``, does nothing but keep the mm multi-threaded."""
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
                     disk=Disk(latency_ms=disk_ms), file_pages=SMALL_FILE_PAGES,
                     threads=(Script("app", steps=(("touch_pinned", int(page)),)),

@@ -203,7 +203,7 @@ def test_notebook_checks_some_output(path):
         "# NBVAL_CHECK_OUTPUT" in source(c)
         or "nbval-check-output" in c.get("metadata", {}).get("tags", [])
         for c in cells
-    ), "no cell is marked `# NBVAL_CHECK_OUTPUT`"
+    ), "no cell is tagged `nbval-check-output`"
 
 
 @pytest.mark.parametrize("path", notebook_params)

@@ -24,7 +24,7 @@ def test_wrap_trace_keeps_short_lines_and_wraps_long_ones():
 
 def test_lock_table_shows_the_convoy():
     r = faultlab.run(show.three_threads())
-    rows = show.lock_requests(r.events)
+    rows = faultlab.record.lock_requests(r.events)
     assert [(task, side) for task, side, _, _ in rows] == [("reader", "read"), ("mapper", "write"), ("hot", "read")]
     hot = rows[2]
     assert hot[3] > rows[0][3] + 10_000              # hot waited for the whole read, then the mapper
@@ -70,3 +70,13 @@ def test_tables_of_runs():
     assert show.dropped_table(runs).splitlines()[2].startswith("sync")
     c = show.contention(faultlab.run(workloads.threaded_app(policy="sync", until_ms=50)))
     assert c["mapper_per_s"] > 0 and c["minor_p99_us"] >= c["minor_p50_us"]
+
+
+def test_a_timeline_lane_can_say_what_its_thread_does():
+    import matplotlib.pyplot as plt
+    from faultlab import plots
+    r = faultlab.run(workloads.fadvise_dos(policy="retry_unlimited", until_ms=1))
+    fig = plots.timeline(r, labels={"evictor": "evictor: FADV_DONTNEED every 0.5 µs"})
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks == ["victim", "evictor: FADV_DONTNEED every 0.5 µs"]
+    plt.close(fig)

@@ -28,7 +28,8 @@ def test_every_explorer_ran_once_and_has_its_parts(every_explorer):
         assert ex.last_message is None, (kind, ex.last_message)
         assert ex.last_summary["policy"] == ex.last_result.scenario.policy
         assert ex.summary_box.value and "faultlab.run(" in ex.summary_box.value
-        assert ex.last_figure is not None and ex.last_figure.number not in plt.get_fignums()   # closed
+        assert ex.last_figure is not None                      # drawn, and no pyplot figure left open
+        assert all(plt.figure(n) is not ex.last_figure for n in plt.get_fignums())
         assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
 
 
@@ -238,3 +239,21 @@ def test_a_heavy_setting_is_shortened_to_answer_quickly():
     assert ran.until_ms < 200.0 and ran.estimated_ops() <= widgets.EXPLORER_MAX_OPS
     assert "shortened" in ex.message.value and isinstance(s, dict)
     assert sum(t["completed"] for t in s["threads"].values()) <= widgets.EXPLORER_MAX_OPS
+
+
+def test_a_control_change_shows_a_busy_state_until_the_new_figure(monkeypatch):
+    ex = ConvoyExplorer(until_ms=50)
+    image, before = ex.image, ex.image.value
+    seen = []
+    real_run = widgets.run
+
+    def watching_run(s):
+        seen.append((ex.status.value, "faultlab-busy" in ex.image._dom_classes))
+        return real_run(s)
+
+    monkeypatch.setattr(widgets, "run", watching_run)
+    ex.controls["policy"].value = "nopage_retry"              # what the dropdown does
+    assert seen and "Running the model" in seen[0][0] and seen[0][1]
+    assert ex.status.value == "" and "faultlab-busy" not in ex.image._dom_classes
+    assert ex.image is image and ex.image.value != before and ex.image.value[:4] == b"\x89PNG"
+
