@@ -197,8 +197,8 @@ FIGURES = {f.name: f for f in (
     FigureSpec("latency_cdf", "06_what_linux_did",
                "threaded_app (8 readers + mapper, 500 ms): fault latency for each design, as a CDF (left) "
                "and as the fraction of faults slower than x on a log axis (right, the tail); sync's minor "
-               "faults wait behind the convoy, the three retry designs lie almost on one line, under "
-               "per_vma_lock minor faults take no mmap_sem.",
+               "faults wait behind the convoy; with fault-around (multi_retry, per_vma_lock) far fewer "
+               "faults happen, most of them major; under per_vma_lock minor faults take no mmap_sem.",
                latency_cdf),
 )}
 

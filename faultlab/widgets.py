@@ -371,7 +371,8 @@ class LivelockExplorer(Explorer):
     def figure(self, result):
         period = self.controls["evict_period_us"].value
         return plots.timeline(result, ax=self.canvas(len(result.threads)),
-                              labels={"evictor": f"evictor\n(FADV_DONTNEED\nevery {period:.3g} µs)"})
+                              labels={"evictor": f"evictor\n(FADV_DONTNEED\nevery {period:.3g} µs)",
+                                      "traffic": "traffic\n(new cache pages\non victim's CPU)"})
 
     def derive(self, result, summary):
         f = summary["faults"]

