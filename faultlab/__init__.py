@@ -12,9 +12,10 @@ from .policies import POLICIES
 from .result import Result
 from .errors import InputError, ModelBug
 from .scenario import Costs, Disk, Scenario
-from .threads import Evictor, Locker, Mapper, Reader, Script
+from .threads import Evictor, Locker, Mapper, Reader, Script, Truncater
+from .signals import Signal
 from .sim import run
 
 __all__ = ["Costs", "Disk", "Evictor", "InputError", "Locker", "Mapper", "ModelBug", "POLICIES", "Reader", "Result",
-           "Scenario", "Script", "run", "workloads"]
+           "Scenario", "Script", "Signal", "Truncater", "run", "workloads"]
 __version__ = "0.1.0"

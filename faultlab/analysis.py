@@ -1,16 +1,20 @@
 """Experiments over many runs: the livelock map, the seqcount sweep, the
-history table, and the model against published numbers.
+history table, the model against published numbers, and every retry
+marker side by side (with the kill, refault, page-flag and truncate
+experiments of the mail's other designs).
 
 Each function runs the model and returns plain data; plots and notebooks
 draw and print it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import record
+from .scenario import Disk
 from .sim import run
-from .workloads import fadvise_dos, threaded_app, two_thread
+from .policies import POLICIES
+from .workloads import fadvise_dos, threaded_app, truncate_race, two_thread
 
 def summary(scenario) -> dict:
     """The summary of one run that keeps no events (the same as a full run's)."""
@@ -216,3 +220,237 @@ def fifty_five_hypotheses(seed=0, until_ms=2000.0) -> list[dict]:
     rows.append({"case": "published", "what": "Lespinasse 2010 (V2 cover letter, d065bd810b6d): about 55/s",
                  "mapper_per_s": PUBLISHED_TWO_THREAD["sync"], "reader_per_s": 55.0, "params": None})
     return rows
+
+
+# -- every retry marker side by side (the mail's designs and Linux's) --------------------
+
+# Where "this fault already retried" lives: the task (Google's flag), the
+# fault (Morton's struct; 2.6.37's and 5.7's vm_fault flags), the page
+# (Morton's 'otoh'), nowhere (Herrenschmidt's refault; unlimited).
+RETRY_MARKERS = ("nopage_retry", "pagefault_args", "page_flag_retry", "refault", "retry_unlimited",
+                 "vm_fault_retry", "multi_retry")
+MARKER_WHERE = {"nopage_retry": "task flag", "pagefault_args": "per-fault struct", "page_flag_retry": "page flag",
+                "refault": "none: back to user", "retry_unlimited": "none",
+                "vm_fault_retry": "fault flag, 2.6.37", "multi_retry": "fault flags, 5.7"}
+
+
+def folded(scenario, *folds):
+    """Run ``scenario`` keeping no events, feeding ``folds``; its summary."""
+    return run(scenario, keep_events=False, folds=folds).summary()
+
+
+def task_accesses(accesses, task) -> list:
+    """The ``record.Accesses`` rows of one task."""
+    return [a for a in accesses if a["task"] == task]
+
+
+@dataclass
+class MarkerMap:
+    """fadvise_dos for each marker (row) and eviction period (column)."""
+    policies: list
+    periods_us: list
+    finished: list        # [policy][period]: the victim's access finished in every seed
+    passes: list          # [policy][period]: most passes (walks) any seed's access made
+    faults: list          # [policy][period]: most faults any seed's access counted
+    until_ms: float
+    params: dict          # the other fadvise_dos parameters (drain=... among them)
+
+
+def victim_access(p, seed, until_ms, **params):
+    """fadvise_dos: (finished, walks, faults counted) of the victim's access."""
+    acc = record.Accesses()
+    s = folded(fadvise_dos(policy=p, seed=seed, until_ms=until_ms, **params), acc)
+    victim = task_accesses(acc.result(), "victim")
+    return (s["threads"]["victim"]["completed"] == 1, max((a["passes"] for a in victim), default=0),
+            max((a["faults"] for a in victim), default=0))
+
+
+def retry_marker_map(policies=RETRY_MARKERS, periods_us=(0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0),
+                     seeds=(0, 1, 2), until_ms=100.0, **params) -> MarkerMap:
+    """The livelock map across retry markers: does the victim's access finish
+    while FADV_DONTNEED loops at each period (fadvise_dos, other parameters at
+    their defaults or ``params``, e.g. ``drain="none"``)?"""
+    fin, passes, faults = [], [], []
+    for p in policies:
+        frow, prow, crow = [], [], []
+        for period in periods_us:
+            runs = [victim_access(p, s, until_ms, evict_period_us=period, **params) for s in seeds]
+            frow.append(all(r[0] for r in runs))
+            prow.append(max(r[1] for r in runs))
+            crow.append(max(r[2] for r in runs))
+        fin.append(frow)
+        passes.append(prow)
+        faults.append(crow)
+    return MarkerMap(list(policies), list(periods_us), fin, passes, faults, until_ms, dict(params))
+
+
+def drain_livelock(policies=("nopage_retry", "page_flag_retry", "refault", "retry_unlimited"),
+                   drains=("traffic", "reclaim", "none"), seeds=(0, 1, 2), until_ms=100.0, **params):
+    """fadvise_dos (the default fast evictor) per marker and per drain of the
+    victim CPU's LRU-add pagevec (pagevec.py): while the fresh page sits in
+    that pagevec, FADV_DONTNEED cannot drop it (invalidate_complete_page sees
+    the pagevec's reference), so the unbounded markers livelock only where
+    something drains it. Per (policy, drain): finished in every seed, and the
+    most walks and faults any seed's access made."""
+    rows = []
+    for p in policies:
+        for d in drains:
+            runs = [victim_access(p, s, until_ms, drain=d, **params) for s in seeds]
+            rows.append({"policy": p, "drain": d, "finished": all(r[0] for r in runs),
+                         "walks": max(r[1] for r in runs), "faults": max(r[2] for r in runs)})
+    return rows
+
+
+def died_after(scenario, task="victim"):
+    """ms from the first SIGKILL to ``task``'s death, and where it was noticed;
+    (None, None) if it never died, ("done", None) if it finished first."""
+    s = folded(scenario)
+    sig = s["signals"][0]
+    if sig["died_ms"] is None:
+        return ("done" if s["threads"][task]["completed"] == 1 else None), None
+    return round(sig["died_ms"] - sig["sent_ms"], 3), sig["where"]
+
+
+def kill_scenarios(p, seed, until_ms, read_ms, kill_in_read_ms, kill_in_loop_ms):
+    """The two SIGKILL experiments: during one fixed ``read_ms`` read with no
+    eviction pressure, and during the fast evictor's loop."""
+    in_read = replace(fadvise_dos(policy=p, seed=seed, until_ms=until_ms, evict_period_us=1e6,
+                                  kill_at_ms=kill_in_read_ms), disk=Disk(latency_ms=read_ms))
+    in_loop = fadvise_dos(policy=p, seed=seed, until_ms=until_ms, kill_at_ms=kill_in_loop_ms)
+    return in_read, in_loop
+
+
+def retry_marker_table(policies=RETRY_MARKERS, seed=0, dos_ms=100.0, app_ms=300.0, hot_pages=8,
+                       kill_in_read_ms=0.2, read_ms=20.0, kill_in_loop_ms=50.0):
+    """One row per retry marker, on fadvise_dos (the default fast evictor) and on
+    threaded_app with a shared hot set of ``hot_pages`` pages:
+
+    - ``dos_finished``: the victim's access finished;
+    - ``dos_passes`` / ``dos_faults``: walks made and faults counted for it
+      (at the end of the run if it never finished);
+    - ``kill_in_read_ms``: SIGKILL ``kill_in_read_ms`` into a ``read_ms`` read
+      (fadvise_dos with a fixed disk latency and no eviction pressure): how long
+      until the victim died;
+    - ``kill_in_loop_ms``: SIGKILL at ``kill_in_loop_ms`` of fadvise_dos: how
+      long until it died, None if it never did, "done" if the access had
+      finished before the signal;
+    - ``app_finished``: reader accesses completed in threaded_app (``app_unfinished``:
+      faults still open at the end);
+    - ``app_faults_per_access``: faults counted per access that faulted;
+    - ``app_redone_walks``: walks redone (passes beyond the first, all accesses);
+    - ``app_held_across_io_ms``: mmap_sem held across reads (the convoy)."""
+    rows = []
+    for p in policies:
+        finished, passes, faults = victim_access(p, seed, dos_ms)
+        acc = record.Accesses()
+        s = folded(threaded_app(policy=p, seed=seed, until_ms=app_ms, hot_pages=hot_pages), acc)
+        accesses = acc.result()
+        in_read, in_loop = kill_scenarios(p, seed, dos_ms, read_ms, kill_in_read_ms, kill_in_loop_ms)
+        rows.append({
+            "policy": p,
+            "marker": MARKER_WHERE.get(p, ""),
+            "dos_finished": finished,
+            "dos_passes": passes,
+            "dos_faults": faults,
+            "kill_in_read_ms": died_after(in_read)[0],
+            "kill_in_loop_ms": died_after(in_loop)[0],
+            "app_finished": sum(t["completed"] for name, t in s["threads"].items() if name.startswith("reader")),
+            "app_unfinished": s["faults"]["unfinished"],
+            "app_faults_per_access": round(sum(a["faults"] for a in accesses) / max(len(accesses), 1), 3),
+            "app_redone_walks": sum(a["passes"] - 1 for a in accesses),
+            "app_held_across_io_ms": s["mmap_sem"]["held_across_io_ms"],
+        })
+    return rows
+
+
+def kill_timing(policies=("sync", "nopage_retry", "refault", "retry_unlimited", "vm_fault_retry", "multi_retry"),
+                seed=0, read_ms=20.0, kill_in_read_ms=0.2, kill_in_loop_ms=50.0, until_ms=100.0):
+    """SIGKILL to fadvise_dos's victim, per design: sent ``kill_in_read_ms`` into a
+    fixed ``read_ms`` read (no eviction pressure), and sent at ``kill_in_loop_ms``
+    while the default fast evictor runs. Each: ms from the signal to the death
+    (None: never; "done": the access had finished first) and where it was noticed."""
+    rows = []
+    for p in policies:
+        row = {"policy": p}
+        for key, sc in zip(("in_read", "in_loop"),
+                           kill_scenarios(p, seed, until_ms, read_ms, kill_in_read_ms, kill_in_loop_ms)):
+            row[f"{key}_ms"], row[f"{key}_where"] = died_after(sc)
+        rows.append(row)
+    return rows
+
+
+def refault_counts(policies=("nopage_retry", "refault"), seed=0, until_ms=1000.0):
+    """two_thread: what the fault counters see. The reader's accesses, the faults
+    the kernel counts (a refault's attempts each count, in min_flt and perf's
+    page-faults), the refaults among them, and the walks made."""
+    rows = []
+    for p in policies:
+        acc = record.Accesses()
+        s = folded(two_thread(policy=p, seed=seed, until_ms=until_ms), acc)
+        mine = task_accesses(acc.result(), "reader")
+        counted = sum(a["faults"] for a in mine)
+        rows.append({"policy": p, "accesses": len(mine), "faults_counted": counted,
+                     "refaults": s["faults"]["outcomes"].get("REFAULT", 0),
+                     "walks": sum(a["passes"] for a in mine),
+                     "mapper_ops_per_s": s["threads"]["mapper"]["ops_per_s"]})
+    return rows
+
+
+def page_flag_siblings(policies=("nopage_retry", "page_flag_retry"), seeds=(0, 1, 2, 3, 4, 5), hot_pages=8,
+                       until_ms=100.0):
+    """threaded_app with a shared hot set that starts uncached: per design and seed,
+    the faults that met a marked page and waited under mmap_sem (``found``), the
+    marks set and cleared, mmap_sem held across reads, and the mapper's longest
+    wait. The cost of the page flag's clear point (at map time): the window from
+    the mark to the map, in which a sibling is sent to the synchronous path."""
+    rows = []
+    for p in policies:
+        for seed in seeds:
+            ops = record.DetailCounts(record.PAGE_FLAG, "op")
+            s = folded(threaded_app(policy=p, seed=seed, until_ms=until_ms, hot_pages=hot_pages), ops)
+            n = ops.result()
+            rows.append({"policy": p, "seed": seed, "set": n.get("set", 0), "found": n.get("found", 0),
+                         "cleared": n.get("clear", 0), "left_set": n.get("set", 0) - n.get("clear", 0),
+                         "held_across_io_ms": s["mmap_sem"]["held_across_io_ms"],
+                         "mapper_max_wait_ms": s["syscalls"]["wait_ms"]["max"]})
+    return rows
+
+
+def truncate_race_table(policies=("sync", "truncate_unchecked", "lock_page_nopage", "pagefault_args",
+                                  "nopage_retry", "vm_fault_retry"), beyond=True, truncate_at_ms=2.0, seed=0):
+    """truncate_race per design: how the fault ended, the truncate_count retries
+    inside do_no_page, waits for a page lock held by truncate, and the kernel
+    bugs recorded (a page mapped past the new end of file)."""
+    rows = []
+    for p in policies:
+        acc = record.Accesses()
+        n = record.TaskCounts("reader", (record.TRUNCATE_RETRY, record.PAGE_LOCK_WAIT))
+        s = folded(truncate_race(policy=p, beyond=beyond, truncate_at_ms=truncate_at_ms, seed=seed), acc, n)
+        final = task_accesses(acc.result(), "reader")[-1]
+        rows.append({"policy": p, "guard": POLICIES[p].truncate_guard(None) or "none",
+                     "outcome": final["outcome"], "truncate_retries": n.result()[record.TRUNCATE_RETRY],
+                     "page_lock_waits": n.result()[record.PAGE_LOCK_WAIT],
+                     "kernel_bugs": len(s["kernel_bugs"])})
+    return rows
+
+
+# The mail's other designs in Linux's history (or not), for the history table
+# (notebook 06); ``status`` says how each row was checked.
+DESIGN_HISTORY = (
+    {"when": "6 Oct 2006, 2.6.19", "what": "NOPAGE_REFAULT: ->nopage returns to user space, the access faults "
+     "again (Herrenschmidt, for spufs; Morton's rename)", "id": "7f7bbbe50b8a",
+     "source": "<20061005160634.5932ba78.akpm@osdl.org>", "policy": "refault",
+     "status": "in 2.6.19: verified (listed in the 2.6.19-rc2 shortlog, "
+               "<Pine.LNX.4.64.0610130941550.3952@g5.osdl.org>); the commit id as cited, not found in a copy"},
+    {"when": "19 Jul 2007, 2.6.23", "what": "->nopage returns the page locked; the page lock, not "
+     "truncate_count, orders a fault against truncate (Piggin; later VM_FAULT_LOCKED)", "id": "d00806b18315",
+     "source": "<20070113011556.9479.64086.sendpatchset@linux.site>", "policy": "lock_page_nopage",
+     "status": "verified: id, author and date quoted in later mail; in 2.6.23 by its date"},
+    {"when": "24 May 2011, 3.0", "what": "page faults killable: wait_on_page_locked_killable, and x86 "
+     "returns on VM_FAULT_RETRY with a fatal signal pending (KOSAKI Motohiro)", "id": "37b23e0525d3",
+     "source": "<20110322200945.B06D.A69D9226@jp.fujitsu.com>", "policy": "multi_retry",
+     "status": "verified: id, author and date quoted in later mail; in 3.0 by its date (after 2.6.39)"},
+    {"when": "never", "what": "a page->flags bit as the retry marker (Morton's 'otoh')", "id": None,
+     "source": "<20060915001151.75f9a71b.akpm@osdl.org>", "policy": "page_flag_retry",
+     "status": "a proposal in the mail; never merged"},
+)

@@ -31,10 +31,11 @@ from __future__ import annotations
 from enum import Enum
 
 from .mm import FILE_BASE, down_read, holds, up_read
-from .pagecache import (lock_page, page_cache_release, trylock_page, unlock_page,
-                        wait_on_page_locked)
+from .pagecache import (lock_page, lock_page_killable, page_cache_release, trylock_page, unlock_page,
+                        wait_on_page_locked, wait_on_page_locked_killable)
 from .errors import ModelBug
 from .record import FaultRecord, Outcome
+from .signals import kill_event, return_to_user
 
 
 class VM(Enum):
@@ -51,7 +52,9 @@ class VM(Enum):
 # ->nopage's special answers (include/linux/mm.h), as sentinels
 NOPAGE_SIGBUS = "NOPAGE_SIGBUS"
 NOPAGE_RETRY = "NOPAGE_RETRY"      # the 2006 patch: ((struct page *) -2)
+NOPAGE_REFAULT = "NOPAGE_REFAULT"  # 7f7bbbe50b8a (2.6.19): also -2, "Return to userspace, rerun"
 RETRY_ALL = "RETRY_ALL"            # filemap_nopage's internal 'goto retry_all'
+KILLED = "KILLED"                  # a killable sleep ended by SIGKILL
 
 
 class Fault:
@@ -59,9 +62,12 @@ class Fault:
 
     ``locked`` says whether this fault's task holds mmap_sem right now;
     ``args`` is where a policy keeps per-fault state of its own (the
-    pagefault_args / vm_fault of the later designs)."""
+    pagefault_args / vm_fault of the later designs); ``refault`` that
+    ->nopage answered NOPAGE_REFAULT (the fault maps nothing);
+    ``page_locked`` that ->nopage returned the page locked."""
 
-    __slots__ = ("task", "address", "rec", "vma", "locked", "args", "gup", "vma_locked")
+    __slots__ = ("task", "address", "rec", "vma", "locked", "args", "gup", "vma_locked", "refault",
+                 "page_locked")
 
     def __init__(self, task, address, rec, gup=False):
         self.task = task
@@ -72,10 +78,16 @@ class Fault:
         self.args = None
         self.gup = gup              # called from get_user_pages: the caller holds mmap_sem
         self.vma_locked = None      # the VMA whose per-VMA lock this fault holds (per_vma_lock)
+        self.refault = False
+        self.page_locked = False    # ->nopage returned the page locked (see page_came_locked)
 
 
-def new_fault(k, task, address, gup=False):
-    rec = FaultRecord(task.name, address, k.env.now, via="gup" if gup else "fault")
+def new_fault(k, task, address, gup=False, access=None):
+    """A new fault record; ``access`` links it to the first fault of the same
+    access (a refault: that fault's start time), else it starts an access of its own."""
+    now = k.env.now
+    rec = FaultRecord(task.name, address, now, via="gup" if gup else "fault",
+                      access=now if access is None else access)
     k.rec.new_fault(rec)
     k.rec.emit(task.name, "fault_start", address=address, via=rec.via)
     return Fault(task, address, rec, gup=gup)
@@ -91,7 +103,7 @@ _NAME = {o: o.value for o in Outcome}
 # the arch code's switch on handle_mm_fault's answer; bad_area's SIGSEGV comes from
 # before it (fault_passes returns it as is). VM and Outcome never compare equal.
 _ARCH_OUTCOME = {VM.MINOR: Outcome.MINOR, VM.MAJOR: Outcome.MAJOR, VM.SIGBUS: Outcome.SIGBUS,
-                 Outcome.SIGSEGV: Outcome.SIGSEGV}
+                 Outcome.SIGSEGV: Outcome.SIGSEGV, Outcome.KILLED: Outcome.KILLED}
 
 
 # -- arch/i386/mm/fault.c -------------------------------------------------------
@@ -101,27 +113,40 @@ def do_page_fault(k, task, address):
     and on RETRY go back to find_vma; drop mmap_sem at the end. Since 6.4
     (do_user_addr_fault) it first tries the fault under the VMA's own lock,
     when the policy has per-VMA locks, and falls back to mmap_sem (``lock_mmap:``)
-    if that attempt says RETRY."""
-    f = new_fault(k, task, address)
-    k.policy.fault_begin(k, f)
-    yield k.cpu(k.costs.fault_entry_us)
-    vma = k.policy.lock_vma_under_rcu(k, f)
-    if vma is not None:
-        f.rec.attempts = 1
-        f.vma = vma
+    if that attempt says RETRY. Returns the outcome.
+
+    The loop is the CPU's: a fault that ended without mapping anything
+    (NOPAGE_REFAULT, policies/refault.py) returns to user space, where the
+    access runs again (``reexecute_us``) and traps again: a new fault of the
+    same access."""
+    access = None
+    while True:
+        f = new_fault(k, task, address, access=access)
+        k.policy.fault_begin(k, f)
+        yield k.cpu(k.costs.fault_entry_us)
+        vma = k.policy.lock_vma_under_rcu(k, f)
+        if vma is not None:
+            f.rec.attempts = 1
+            f.vma = vma
+            f.locked = True
+            yield k.cpu(k.costs.walk_us + k.costs.find_get_page_us)
+            ret = yield from handle_mm_fault(k, f, vma)
+            if ret is not VM.RETRY:
+                vma_end_read(k, f)
+                f.locked = False
+                return (yield from finish_fault(k, f, ret))
+            if task.sigkill and k.policy.fatal_signal_on_retry(f):
+                return (yield from finish_fault(k, f, Outcome.KILLED))   # fault_signal_pending
+            k.rec.emit(task.name, "retry", attempt=f.rec.attempts)
+            k.policy.vma_lock_retry(k, f)
+        yield from down_read(k.mm, task)              # lock_mmap:
         f.locked = True
-        yield k.cpu(k.costs.walk_us + k.costs.find_get_page_us)
-        ret = yield from handle_mm_fault(k, f, vma)
-        if ret is not VM.RETRY:
-            vma_end_read(k, f)
-            f.locked = False
-            return (yield from finish_fault(k, f, ret))
-        k.rec.emit(task.name, "retry", attempt=f.rec.attempts)
-        k.policy.vma_lock_retry(k, f)
-    yield from down_read(k.mm, task)                  # lock_mmap:
-    f.locked = True
-    ret = yield from fault_passes(k, f)
-    yield from finish_fault(k, f, ret)
+        ret = yield from fault_passes(k, f)
+        outcome = yield from finish_fault(k, f, ret)
+        if outcome is not Outcome.REFAULT:
+            return outcome
+        access = f.rec.access
+        yield k.cpu(k.costs.reexecute_us)             # in user mode: the access runs again and traps
 
 
 def fault_passes(k, f):
@@ -138,6 +163,8 @@ def fault_passes(k, f):
         ret = yield from handle_mm_fault(k, f, vma)
         if ret is not VM.RETRY:
             return ret
+        if f.task.sigkill and k.policy.fatal_signal_on_retry(f):
+            return Outcome.KILLED                       # fault_signal_pending: no rerun
         k.rec.emit(f.task.name, "retry", attempt=f.rec.attempts)
         k.policy.before_retry(k, f)
         if not f.locked:
@@ -146,17 +173,20 @@ def fault_passes(k, f):
 
 
 def finish_fault(k, f, ret):
-    """The switch on handle_mm_fault's answer, up_read, return to user."""
+    """The switch on handle_mm_fault's answer, up_read, return to user -- where
+    a pending fatal signal kills the task (signals.return_to_user)."""
     if f.locked:
         up_read(k.mm, f.task)
         f.locked = False
     k.policy.fault_end(k, f)
-    outcome = _ARCH_OUTCOME.get(ret)
+    outcome = Outcome.REFAULT if f.refault else _ARCH_OUTCOME.get(ret)
     if outcome is None:
         raise ModelBug(f"do_page_fault: handle_mm_fault returned {ret!r} (BUG())")
     f.rec.major = f.rec.major or outcome is Outcome.MAJOR
     yield k.cpu(k.costs.fault_exit_us)
     end_fault(k, f, outcome)
+    if f.task.sigkill:
+        return_to_user(k, f.task, "fault_signal_pending" if outcome is Outcome.KILLED else "return_to_user")
     if k.sched is not None:                          # the return to user: a preemption point
         yield from k.sched.preempt_point(f.task.name)
     return outcome
@@ -186,33 +216,60 @@ def _answer(ret):
 
 def do_no_page(k, f, vma):
     """Ask ->nopage for the page, then install the pte under the pte lock.
+
+    Against a concurrent truncate, 2.6.18 samples mapping->truncate_count
+    before ->nopage and rechecks it under the pte lock: changed (an
+    unmap_mapping_range ran meanwhile) -> drop the page, ``goto retry``
+    (->nopage again, which then sees the new i_size). Piggin's design
+    (d00806b18315, 2.6.23) instead gets the page back locked
+    (``page_came_locked``) and unlocks it only after the pte is set;
+    truncate takes each page's lock. The policy's ``truncate_guard`` says which.
     (Since 3.15 a read fault on a file first maps the cached neighbours,
-    do_read_fault -> do_fault_around, if the policy's kernel has it.)"""
+    do_read_fault -> do_fault_around, if the policy's kernel has it.)
+    """
     if vma.kind == "file" and k.policy.fault_around(f):
         yield from do_fault_around(k, f, vma)
         if f.address in k.mm.ptes:                   # map_pages mapped it: VM_FAULT_NOPAGE, no ->fault
             return VM.MAJOR if f.rec.major else VM.MINOR
-    if vma.kind == "driver":
-        new_page = yield from driver_nopage(k, f, vma)
-    else:
-        new_page = yield from filemap_nopage(k, f, vma)
-    if new_page is NOPAGE_SIGBUS:
-        return VM.SIGBUS
-    if new_page is NOPAGE_RETRY:
-        return VM.RETRY
-    yield k.cpu(k.costs.map_us)
+    guard = k.policy.truncate_guard(f) if vma.kind == "file" else None
+    while True:                                      # retry:
+        sequence = k.cache.truncate_count
+        if vma.kind == "driver":
+            new_page = yield from driver_nopage(k, f, vma)
+        else:
+            new_page = yield from filemap_nopage(k, f, vma)
+        if new_page is NOPAGE_SIGBUS:
+            return VM.SIGBUS
+        if new_page is NOPAGE_RETRY:
+            return VM.RETRY
+        if new_page is NOPAGE_REFAULT:               # 2.6.19: VM_FAULT_MINOR, nothing mapped
+            f.refault = True
+            return VM.MINOR
+        yield k.cpu(k.costs.map_us)                  # pte_offset_map_lock
+        if guard == "truncate_count" and sequence != k.cache.truncate_count:
+            page_cache_release(new_page)             # someone truncated: retry getting the page
+            k.rec.emit(f.task.name, "truncate_retry", page=new_page.index)
+            continue
+        break
     if f.address in k.mm.ptes:                       # "One of our sibling threads was faster, back out."
+        nopage_done(k, f, new_page)
         page_cache_release(new_page)
         return VM.MAJOR if f.rec.major else VM.MINOR
-    if not new_page.uptodate:
+    if not new_page.uptodate and new_page.in_cache:
         raise ModelBug(f"{f.task.name}: mapping {new_page!r}, which is not uptodate")
     if vma.dead:
         k.policy.map_into_dead_vma(k, f, vma, new_page)   # a ModelBug unless broken on purpose
+        nopage_done(k, f, new_page)
         page_cache_release(new_page)
         return VM.MAJOR if f.rec.major else VM.MINOR
+    if vma.kind == "file" and not new_page.in_cache:
+        k.policy.map_truncated_page(k, f, new_page)       # a ModelBug unless broken on purpose
     k.mm.ptes[f.address] = new_page                  # the nopage reference now belongs to the pte
     new_page.mapcount += 1
     k.rec.emit(f.task.name, "map", page=new_page.index)
+    if new_page.fault_retry:                         # page_flag_retry's clear point (see there)
+        clear_fault_retry(k, f, new_page)
+    nopage_done(k, f, new_page)
     return VM.MAJOR if f.rec.major else VM.MINOR
 
 
@@ -246,6 +303,49 @@ def do_fault_around(k, f, vma):
         k.rec.emit(f.task.name, "fault_around", first=mapped[0], n=len(mapped))
 
 
+def page_came_locked(f) -> bool:
+    """Did ->nopage return the page locked? The boolean Morton wanted in
+    pagefault_args (the struct's, where the fault carries one; 2.6.23's
+    VM_FAULT_LOCKED)."""
+    return f.args.page_locked if f.args is not None else f.page_locked
+
+
+def nopage_done(k, f, page):
+    """do_no_page's end: unlock a page ->nopage returned locked."""
+    if page_came_locked(f):
+        if f.args is not None:
+            f.args.page_locked = False
+        f.page_locked = False
+        unlock_page(page)
+
+
+def lock_nopage_page(k, f, page, pgoff):
+    """filemap_nopage's end under Piggin's design (d00806b18315, 2.6.23):
+    find_lock_page -- sleep for the lock if truncate (or a read) holds it --
+    then, under the lock, the page must still be in the cache (else look
+    again) and inside i_size ("Must recheck i_size under page lock"), else
+    SIGBUS. Returns the page locked, RETRY_ALL or NOPAGE_SIGBUS."""
+    if not page_came_locked(f) and not trylock_page(page):
+        k.rec.emit(f.task.name, "page_lock_wait", page=page.index, mmap_sem=holds(k.mm, f.task))
+        yield from lock_page(k.env, page)
+        yield k.cpu(k.costs.wakeup_us)
+        k.rec.emit(f.task.name, "page_lock_got", page=page.index)
+    if not page.in_cache:                            # truncated while we waited
+        unlock_page(page)
+        page_cache_release(page)
+        f.page_locked = False
+        return RETRY_ALL
+    if pgoff >= k.cache.i_size:
+        unlock_page(page)
+        page_cache_release(page)
+        f.page_locked = False
+        return NOPAGE_SIGBUS
+    f.page_locked = True
+    if f.args is not None:
+        f.args.page_locked = True                    # ->nopage says so in the struct
+    return page
+
+
 # -- mm/filemap.c --------------------------------------------------------------
 
 MMAP_LOTSAMISS = 100
@@ -254,12 +354,12 @@ MMAP_LOTSAMISS = 100
 def filemap_nopage(k, f, vma):
     """Return the file page for the fault, referenced and uptodate, or a NOPAGE_* code."""
     pgoff = vma.pgoff + (f.address - vma.start)
-    if pgoff >= k.scenario.file_pages:
-        return NOPAGE_SIGBUS
     cache, ra = k.cache, k.ra
     first = True
     did_readaround = False                           # a local, as in 2.6.18: a rerun starts afresh
     while True:                                      # retry_all: / retry_find:
+        if pgoff >= cache.i_size:                    # outside_data_content (i_size read at retry_all)
+            return NOPAGE_SIGBUS if f.locked else NOPAGE_RETRY   # (5.1+: dropped, so RETRY first)
         if not first:                                # (the first lookup was charged by the caller)
             yield k.cpu(k.costs.find_get_page_us)
         first = False
@@ -284,12 +384,26 @@ def filemap_nopage(k, f, vma):
             page = yield from k.policy.page_not_uptodate(k, f, page)
             if page is RETRY_ALL:
                 continue
-            if page is NOPAGE_RETRY:
+            if page is NOPAGE_RETRY or page is NOPAGE_REFAULT:
                 return page
         if not f.locked:                             # the lock was let go on the way (Linux 5.1+):
             page_cache_release(page)                 # never map without it; retry instead
             return NOPAGE_RETRY
-        return page                                  # success: referenced, unlocked
+        if guard_is_page_lock(k, f):                 # 2.6.23+: returned locked
+            page = yield from lock_nopage_page(k, f, page, pgoff)
+            if page is RETRY_ALL:
+                continue
+        return page                                  # success: referenced (unlocked in 2.6.18)
+
+
+def guard_is_page_lock(k, f) -> bool:
+    return k.policy.truncate_guard(f) == "page_lock"
+
+
+def clear_fault_retry(k, f, page):
+    """ClearPageFaultRetry: the page that cost a fault its retry is mapped now."""
+    page.fault_retry = False
+    k.rec.emit(f.task.name, "page_flag", op="clear", page=page.index)
 
 
 def do_page_cache_readahead(k, f, pgoff):
@@ -297,7 +411,7 @@ def do_page_cache_readahead(k, f, pgoff):
     for the pages that were missing (mm/readahead.c); returns at once."""
     n = k.scenario.ra_pages
     start = pgoff - n // 2 if pgoff > n // 2 else 0
-    end = min(start + n, k.scenario.file_pages)
+    end = min(start + n, k.cache.i_size)
     new = [k.cache.add_to_page_cache(i) for i in range(start, end) if k.cache.lookup(i) is None]
     yield k.cpu(k.costs.ra_submit_us + k.costs.ra_page_us * len(new))
     if new:
@@ -315,16 +429,27 @@ def page_cache_read(k, f, pgoff):
     return None
 
 
-def sleep_on_page(k, f, page, take_lock: bool):
+def sleep_on_page(k, f, page, take_lock: bool, killable=False):
     """Sleep until the read of ``page`` completes: lock_page (take_lock) or
-    wait_on_page_locked. Records the wait and whether mmap_sem was held across it."""
+    wait_on_page_locked. Records the wait and whether mmap_sem was held across it.
+    ``killable``: the _killable sleep, which SIGKILL ends; returns KILLED then
+    (without the page lock), else None."""
     if take_lock and trylock_page(page) or not take_lock and not page.locked:
         return
     k.rec.emit(f.task.name, "io_wait_start", page=page.index, mmap_sem=holds(k.mm, f.task))
     sched = k.sched
     if sched is not None:
         sched.block(f.task.name)                     # asleep: its CPU goes to the next in line
-    if take_lock:
+    if killable:
+        kill = kill_event(k, f.task)
+        wait = lock_page_killable if take_lock else wait_on_page_locked_killable
+        slept = yield from wait(k.env, page, kill)
+        if slept is None:
+            if sched is not None and (ev := sched.resume(f.task.name)) is not None:
+                yield ev
+            k.rec.emit(f.task.name, "io_wait_end", page=page.index, killed=True)
+            return KILLED
+    elif take_lock:
         slept = yield from lock_page(k.env, page)
     else:
         slept = yield from wait_on_page_locked(k.env, page)
@@ -335,10 +460,16 @@ def sleep_on_page(k, f, page, take_lock: bool):
     k.rec.emit(f.task.name, "io_wait_end", page=page.index)
 
 
-def lock_page_and_check(k, f, page):
+def lock_page_and_check(k, f, page, killable=False):
     """The synchronous page_not_uptodate of 2.6.18: lock_page -- this is where
-    the disk wait happens, under mmap_sem -- then look at what we got."""
-    yield from sleep_on_page(k, f, page, take_lock=True)
+    the disk wait happens, under mmap_sem -- then look at what we got.
+    ``killable`` (5.1+, lock_page_maybe_drop_mmap with FAULT_FLAG_KILLABLE):
+    SIGKILL ends the wait; mmap_sem is dropped and the fault says RETRY, so
+    that the arch code's fault_signal_pending sees it."""
+    if (yield from sleep_on_page(k, f, page, take_lock=True, killable=killable)) is KILLED:
+        page_cache_release(page)
+        drop_mmap_sem(k, f)
+        return NOPAGE_RETRY
     return page_locked_checks(k, f, page)
 
 

@@ -166,6 +166,54 @@ def latency_cdf(results=None, ax=None):
     return fig
 
 
+def marker_table_cell(v) -> str:
+    """A retry_marker_table value as the figure's table shows it."""
+    if v is None:
+        return "never"
+    if v is True:
+        return "yes"
+    if v is False:
+        return "no"
+    return plots.format_number(v) if isinstance(v, (int, float)) else str(v)
+
+
+MARKER_COLUMNS = (("dos_finished", "DoS:\ndone"), ("dos_passes", "DoS:\nwalks"), ("dos_faults", "DoS:\nfaults"),
+                  ("kill_in_read_ms", "SIGKILL in\nread: ms"), ("kill_in_loop_ms", "SIGKILL in\nloop: ms"),
+                  ("app_faults_per_access", "app: faults\n/access"), ("app_held_across_io_ms", "app: held\nI/O ms"))
+
+
+def retry_markers(grid=None, rows=None):
+    """Every retry marker side by side: left, fadvise_dos's livelock map (one row per
+    design, one column per eviction period; red: the access never finished, the
+    number is the walks it made); right, retry_marker_table's outcomes."""
+    grid = analysis.retry_marker_map() if grid is None else grid
+    rows = analysis.retry_marker_table() if rows is None else rows
+    fig = plt.figure(figsize=SLIDE_INCHES)
+    ax = fig.add_axes((0.15, 0.13, 0.25, 0.70))
+    tab = fig.add_axes((0.43, 0.13, 0.56, 0.70))
+    done = [[1.0 if x else 0.0 for x in row] for row in grid.finished]
+    ax.imshow(done, cmap=matplotlib.colors.ListedColormap([plots.STATE_COLOURS["held_io"], "#DDEEFF"]),
+              vmin=0, vmax=1, aspect="auto")
+    for i, row in enumerate(grid.passes):
+        for j, n in enumerate(row):
+            ax.text(j, i, (plots.format_number(n) if grid.finished[i][j] else f"≥{n}"), fontsize=12,
+                    ha="center", va="center", color="white" if not grid.finished[i][j] else "black")
+    ax.set_xticks(range(len(grid.periods_us)), [f"{p:g}" for p in grid.periods_us])
+    ax.set_yticks(range(len(grid.policies)), grid.policies)
+    ax.set_xlabel("FADV_DONTNEED period (µs)")
+    ax.set_title("fadvise_dos: walks per access\n(red: never finished)", fontsize=16)
+    tab.axis("off")
+    cells = [[marker_table_cell(r[k]) for k, _ in MARKER_COLUMNS] for r in rows]
+    t = tab.table(cellText=[[r["marker"]] + c for r, c in zip(rows, cells)],
+                  colLabels=["marker"] + [label for _, label in MARKER_COLUMNS], cellLoc="center",
+                  bbox=(0.0, 0.0, 1.0, 1.0), colWidths=[0.2] + [0.8 / len(MARKER_COLUMNS)] * len(MARKER_COLUMNS))
+    t.auto_set_font_size(False)
+    t.set_fontsize(11)
+    tab.set_title("outcomes: fadvise_dos; threaded_app with a shared hot set", fontsize=16)
+    fig.suptitle("Where the retry marker lives decides livelock, killability and what the counters show")
+    return fig
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     name: str
@@ -200,6 +248,12 @@ FIGURES = {f.name: f for f in (
                "faults wait behind the convoy; with fault-around (multi_retry, per_vma_lock) far fewer "
                "faults happen, most of them major; under per_vma_lock minor faults take no mmap_sem.",
                latency_cdf),
+    FigureSpec("retry_markers", "03_livelock",
+               "Every retry marker on the same workloads: fadvise_dos's livelock map (walks per access "
+               "by eviction period; red cells never finished) and an outcomes table -- finished, walks, "
+               "faults counted, time from SIGKILL to death during a read and during the loop ('never': "
+               "it did not die), and threaded_app with a shared hot set (faults per access, mmap_sem "
+               "held across reads).", retry_markers),
 )}
 
 

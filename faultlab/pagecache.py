@@ -27,7 +27,7 @@ _NO_WAITERS = ()     # shared by every page nobody sleeps on (most of them): a l
 
 class Page:
     __slots__ = ("index", "uptodate", "locked", "count", "mapcount", "in_cache", "cache",
-                 "_lock_waiters", "_unlock_waiters")
+                 "_lock_waiters", "_unlock_waiters", "fault_retry")
 
     def __init__(self, index: int, cache=None):
         self.index = index
@@ -39,6 +39,7 @@ class Page:
         self.in_cache = False
         self._lock_waiters = _NO_WAITERS     # events of tasks sleeping in lock_page
         self._unlock_waiters = _NO_WAITERS   # events of tasks sleeping in wait_on_page_locked
+        self.fault_retry = False    # page_flag_retry's bit: a fault already retried for this page
 
     def __repr__(self):
         flags = "".join(c for c, on in (("U", self.uptodate), ("L", self.locked), ("M", self.mapcount)) if on)
@@ -49,10 +50,15 @@ class PageCache:
     """One address_space: the cached pages of the shared file.
 
     ``poke`` is how an evictor that sleeps through idle ticks learns that a
-    page may have become droppable (a reference, the lock or a mapping went)."""
+    page may have become droppable (a reference, the lock or a mapping went).
+    ``i_size`` is the file's size in pages (the inode's, kept here: one file)
+    and ``truncate_count`` mapping->truncate_count, bumped by
+    unmap_mapping_range (faultlab/truncate.py)."""
 
-    def __init__(self, env):
+    def __init__(self, env, i_size=0):
         self.env = env
+        self.i_size = i_size
+        self.truncate_count = 0
         self.pages: dict[int, Page] = {}
         self.watchers = []          # events of evictors sleeping until a page may be droppable
         self.preloaded = 0          # pages [0, preloaded) were read before the run began
@@ -151,6 +157,38 @@ def wait_on_page_locked(env, page: Page):
     page._unlock_waiters.append(ev)
     yield ev
     return True
+
+
+def lock_page_killable(env, page: Page, kill):
+    """__lock_page_killable (2.6.26+): lock_page, but SIGKILL (``kill``, an
+    event) ends the wait. Returns None if killed without the lock, else what
+    lock_page returns."""
+    if trylock_page(page):
+        return False
+    ev = env.event()
+    if page._lock_waiters is _NO_WAITERS:
+        page._lock_waiters = []
+    page._lock_waiters.append(ev)
+    yield env.any_of((ev, kill))
+    if ev.triggered:                 # handed the lock (even if killed in the same instant)
+        return True
+    page._lock_waiters.remove(ev)
+    return None
+
+
+def wait_on_page_locked_killable(env, page: Page, kill):
+    """wait_on_page_locked_killable (37b23e0525d3): returns None if killed."""
+    if not page.locked:
+        return False
+    ev = env.event()
+    if page._unlock_waiters is _NO_WAITERS:
+        page._unlock_waiters = []
+    page._unlock_waiters.append(ev)
+    yield env.any_of((ev, kill))
+    if ev.triggered:
+        return True
+    page._unlock_waiters.remove(ev)
+    return None
 
 
 def unlock_page(page: Page) -> None:

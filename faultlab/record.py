@@ -48,6 +48,18 @@ LRU_DRAIN = "lru_drain"
 KERNEL_BUG = "kernel_bug"
 OP_START = "op_start"
 OP_END = "op_end"
+SIGNAL = "signal"
+KILLED = "killed"
+PAGE_FLAG = "page_flag"
+TRUNCATE_RETRY = "truncate_retry"
+PAGE_LOCK_WAIT = "page_lock_wait"
+PAGE_LOCK_GOT = "page_lock_got"
+TRUNCATE_START = "truncate_start"
+UNMAP_RANGE = "unmap_range"
+TRUNCATE_WAIT = "truncate_wait"
+TRUNCATE_GOT = "truncate_got"
+TRUNCATE_PAGE = "truncate_page"
+TRUNCATE_END = "truncate_end"
 
 # Lock events are named after the kernel's mmap_lock tracepoints
 # (include/trace/events/mmap_lock.h, Linux 5.11, commit 2b5067a8143e).
@@ -72,6 +84,18 @@ EVENTS = {
     FAULT_AROUND: "do_fault_around (3.15+) mapped cached neighbours of the faulting page (first=, n=)",
     LRU_DRAIN: "a CPU's LRU-add pagevec was drained, its references released (cpu=, why=full/lru_add_drain, pages=)",
     KERNEL_BUG: "a broken-on-purpose design walked into a kernel bug (what=)",
+    SIGNAL: "SIGKILL sent to the task (sig=; faultlab/signals.py)",
+    KILLED: "the task died of it (where=user, return_to_user or fault_signal_pending)",
+    PAGE_FLAG: "page_flag_retry's bit on a page (op=set, found: a fault met it and waits synchronously, clear)",
+    TRUNCATE_RETRY: "do_no_page found truncate_count moved: page dropped, ->nopage again (page=)",
+    PAGE_LOCK_WAIT: "->nopage sleeps for a page lock that someone else (truncate) holds (page=, mmap_sem=)",
+    PAGE_LOCK_GOT: "it holds that page lock and runs again (page=)",
+    TRUNCATE_START: "ftruncate begins (old=, new= sizes in pages; faultlab/truncate.py)",
+    UNMAP_RANGE: "unmap_mapping_range: truncate_count bumped (truncate_count=), ptes zapped (zapped=)",
+    TRUNCATE_WAIT: "truncate_inode_pages' second pass sleeps in lock_page (page=)",
+    TRUNCATE_GOT: "it holds that page's lock and runs again (page=)",
+    TRUNCATE_PAGE: "truncate_complete_page removed a page from the file (page=)",
+    TRUNCATE_END: "ftruncate is done",
 }
 LAB_EVENTS = {
     OP_START: "the kernel lab: a thread starts one call (kind=mmap/munmap/mincore/slow_access/...)",
@@ -98,6 +122,8 @@ class Outcome(Enum):
     SIGBUS = "SIGBUS"
     SIGSEGV = "SIGSEGV"
     OOPS = "OOPS"                  # the kernel hit BUG() (only a broken design gets here)
+    REFAULT = "REFAULT"            # ended without a mapping, back to user to re-execute (NOPAGE_REFAULT)
+    KILLED = "KILLED"              # a fatal signal ended the fault loop in the kernel (fault_signal_pending)
     UNFINISHED = "unfinished"
 
 
@@ -111,6 +137,7 @@ class FaultRecord:
     major: bool = False
     outcome: Outcome = Outcome.UNFINISHED
     via: str = "fault"   # "fault" (do_page_fault) or "gup" (get_user_pages)
+    access: float = 0.0  # start time of the first fault of the same access (a refault's link)
 
     @property
     def latency_us(self) -> float | None:
@@ -200,6 +227,108 @@ class HeldAcrossIO(Fold):
 
     def result(self) -> float:
         return self.total + sum(self.until_us - t for t in self.since.values())
+
+
+class Signals(Fold):
+    """Each SIGKILL sent: to whom and when, and when and where that thread died
+    (``died_ms`` None: it never did -- stuck in the kernel, or it had exited)."""
+
+    wants = frozenset((SIGNAL, KILLED))
+
+    def __init__(self):
+        self.sent, self.died = [], {}
+
+    def feed(self, event):
+        t, task, name, details = event
+        if name == SIGNAL:
+            self.sent.append((task, t))
+        else:
+            self.died[task] = (t, dict(details)["where"])
+
+    def result(self) -> list:
+        out = []
+        for task, t in self.sent:
+            t_died, where = self.died.get(task, (None, None))
+            out.append({"thread": task, "sent_ms": round(t / 1000.0, 3),
+                        "died_ms": None if t_died is None else round(t_died / 1000.0, 3), "where": where})
+        return out
+
+
+class Accesses(Fold):
+    """Every access that faulted, per task in order: ``{"task", "start_us",
+    "faults", "passes", "outcome"}``. A fault that ends REFAULT (NOPAGE_REFAULT:
+    back to user space, the access runs again) leaves its access open, and the
+    task's next fault belongs to it; so an access's ``faults`` are the faults
+    the kernel counted for it (each refault one) and its ``passes`` the walks
+    through find_vma (``attempts`` of each ended fault; for a fault still open
+    at the end, its retries plus the walk under way). ``outcome`` is its last
+    fault's ("unfinished" while one is open at the end). A fault inside a
+    fault (get_user_pages from ->nopage) is an access of its own."""
+
+    wants = frozenset((FAULT_START, FAULT_END, RETRY))
+
+    def __init__(self):
+        self.open, self.pending, self.done = {}, {}, []
+
+    def feed(self, event):
+        t, task, name, details = event
+        stack = self.open.get(task)
+        if name == FAULT_START:
+            a = self.pending.pop(task, None) or {"task": task, "start_us": t, "faults": 0, "passes": 0,
+                                                  "outcome": "unfinished"}
+            self.open.setdefault(task, []).append([a, 0])
+        elif not stack:
+            return
+        elif name == RETRY:
+            stack[-1][1] += 1
+        else:
+            a, _ = stack.pop()
+            d = dict(details)
+            a["faults"] += 1
+            a["passes"] += d["attempts"]
+            if d["outcome"] == Outcome.REFAULT.value:
+                self.pending[task] = a                # the access goes on: the CPU re-executes it
+            else:
+                a["outcome"] = d["outcome"]
+                self.done.append(a)
+
+    def result(self) -> list:
+        """Ended accesses in the order they ended, then the unfinished ones."""
+        rest = []
+        for stack in self.open.values():
+            for a, retries in stack:
+                rest.append(dict(a, faults=a["faults"] + 1, passes=a["passes"] + retries + 1))
+        rest += [dict(a) for a in self.pending.values()]
+        return [dict(a) for a in self.done] + sorted(rest, key=lambda a: (a["start_us"], a["task"]))
+
+
+class DetailCounts(Fold):
+    """How many ``name`` events there were of each value of their detail ``key``
+    (optionally only ``task``'s): for example the page_flag events by ``op``."""
+
+    def __init__(self, name, key, task=None):
+        self.key, self.task, self.counts = key, task, {}
+        self.wants = frozenset((name,))
+
+    def feed(self, event):
+        if self.task is None or event[1] == self.task:
+            v = dict(event[3]).get(self.key)
+            self.counts[v] = self.counts.get(v, 0) + 1
+
+    def result(self) -> dict:
+        return dict(self.counts)
+
+
+class TaskCounts(Counts):
+    """How many events of each of ``names`` task ``task`` emitted."""
+
+    def __init__(self, task, names):
+        super().__init__(names)
+        self.task = task
+
+    def feed(self, event):
+        if event[1] == self.task:
+            self.counts[event[2]] += 1
 
 
 class KernelBugs(Fold):
@@ -566,7 +695,8 @@ class RunFolds:
         self.held = HeldAcrossIO(until_us)
         self.bugs = KernelBugs()
         self.disk = Counts((IO_SUBMIT,))
-        self.event_folds = (self.held, self.bugs, self.disk)
+        self.signals = Signals()
+        self.event_folds = (self.held, self.bugs, self.disk, self.signals)
 
     @classmethod
     def of(cls, until_us, events, faults, syscalls) -> "RunFolds":

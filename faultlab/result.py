@@ -18,6 +18,8 @@ events were kept or not, ready for JSON. Its keys:
 - ``redone_walks``: passes that redid find_vma and the walk (the same count as ``retries``);
 - ``disk_requests``: read requests sent to the disk;
 - ``kernel_bugs``: ``{"t_us", "task", "bug"}`` for each.
+- ``signals`` (only when the scenario sends any): per SIGKILL, ``thread``, ``sent_ms``,
+  ``died_ms`` (None: it never died) and ``where`` it was noticed (faultlab/signals.py).
 """
 from __future__ import annotations
 
@@ -106,7 +108,7 @@ class Result:
             "redone_walks": faults["retries"],
             "disk_requests": self.disk_requests,
             "kernel_bugs": self.kernel_bugs,
-        }
+        } | ({"signals": folds.signals.result()} if self.scenario.signals else {})
 
     def trace_lines(self, task=None, limit=None):
         """The trace as text lines, one event per line (optionally one task's)."""

@@ -28,6 +28,7 @@ from .threads.reader import Reader
 from .threads.script import Script  # noqa: F401
 from .cpu import CPUs
 from .pagevec import Drain
+from .signals import signals_field
 
 DISK_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 RWSEM_RULES = ("2.6.18", "modern")
@@ -99,6 +100,10 @@ class Costs:
     fadvise_page_us: float = cost(0.05, 'examining (and maybe dropping) one cached page')
     wakeup_us: float = spec(5.0, "real", "us", low=0.0, high=MAX_COST_US, ui=(0.1, 1000.0, "log"),
                         help='from the end of a wait to the woken task running again')
+    reexecute_us: float = cost(0.2, 'refault: back in user mode, the access runs again up to its trap '
+                                    '(the return to user is fault_exit_us, the new trap fault_entry_us)')
+    truncate_us: float = cost(2.0, 'ftruncate: i_mutex, i_alloc_sem, notify_change, i_size_write')
+    truncate_page_us: float = cost(0.2, 'truncate_complete_page: removing one page from the cache')
 
     def __post_init__(self):
         normalize(self)
@@ -126,6 +131,7 @@ class Scenario:
     name: str = ""
     drain: Drain = field(default_factory=Drain)   # what drains the LRU-add pagevecs (pagevec.py)
     cpus: CPUs | None = None         # None: a CPU per thread, no scheduler (cpu.py)
+    signals: tuple = signals_field()  # Signal(thread, at_ms): SIGKILL to a thread (signals.py)
 
     def __post_init__(self):
         normalize(self)
@@ -162,6 +168,9 @@ class Scenario:
             if not isinstance(self.cpus, CPUs):
                 raise refuse("cpus", f"must be None or a faultlab.cpu.CPUs, got {self.cpus!r}")
             self.cpus.check(self)
+        for i, sig in enumerate(self.signals):
+            if sig.thread not in names:
+                raise refuse(f"signals[{i}].thread", f"no thread named {sig.thread!r}; threads are {', '.join(names)}")
         self.check_cost()
 
     def estimated_ops(self) -> float:

@@ -42,6 +42,7 @@ MAX_EVICT_PAGES = 1 << 16      # pages one fadvise call examines, one by one
 MAX_COST_US = 1_000_000.0      # any one CPU cost: a second
 MAX_TIME_US = MAX_UNTIL_MS * 1000.0
 MAX_COUNT = 10 ** 9
+MAX_SIGNALS = 256              # signals one scenario may send
 
 
 def refuse(field: str, text: str) -> InputError:
@@ -62,13 +63,15 @@ def plain(x) -> str:
 class Spec:
     """One input: its type (``kind``), unit and allowed values.
 
-    kind      "real", "int", "bool", "choice" or "text"
+    kind      "real", "int", "bool", "choice", "text" or "items"
     unit      "ms", "us", "pages", ... ("" for none)
     low, high the closed range of a number (``low_open``: low itself excluded)
     zero_ok   0 is allowed as well, below ``low`` (a think time of 0 or >= the floor)
     choices   the allowed values of a "choice" (or a function returning them)
     none_ok   None is allowed, meaning ``none_means``
     ui        (low, high, step) a slider offers, inside the allowed range
+    item      "items": the dataclass of each element of a tuple (each checked by
+              its own fields' specs, named ``name[i].field``); ``high`` the most
     """
 
     kind: str
@@ -82,6 +85,7 @@ class Spec:
     none_means: str = ""
     ui: tuple | None = None
     help: str = ""
+    item: type | None = None
 
     def options(self) -> tuple:
         return tuple(self.choices() if callable(self.choices) else self.choices)
@@ -94,6 +98,8 @@ class Spec:
             text = "one of " + ", ".join(map(str, self.options()))
         elif self.kind == "text":
             text = "a non-empty string"
+        elif self.kind == "items":
+            text = f"a tuple of at most {plain(self.high)} faultlab.{self.item.__name__}"
         else:
             what = "a whole number" if self.kind == "int" else "a number"
             unit = f" of {self.unit}" if self.unit else ""
@@ -130,6 +136,14 @@ class Spec:
             if isinstance(value, str) and value:
                 return value
             raise bad
+        if self.kind == "items":
+            if not isinstance(value, tuple) or len(value) > self.high:
+                raise bad
+            for i, x in enumerate(value):
+                if not isinstance(x, self.item):
+                    raise refuse(f"{name}[{i}]", f"must be a faultlab.{self.item.__name__}, got {x!r}")
+                check_fields(x, f"{name}[{i}].")
+            return value
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise bad
         if self.kind == "int":
@@ -171,7 +185,7 @@ class Spec:
                 return float(t)
             except ValueError:
                 pass
-        else:
+        elif self.kind == "text" or self.kind == "choice":
             return t
         raise refuse(name, f"must be {self.allowed()}, got {text!r}")
 

@@ -7,6 +7,7 @@
     unmap_during_fault  a fault waits on disk while another thread unmaps (or remaps) the file
     pinned_gup          a fault whose ->nopage pins a page with get_user_pages
     single_thread       one reader and nothing else
+    truncate_race       a fault races an ftruncate of the page it is faulting
 
 ``PRESETS[name](**params)`` builds one; an unknown parameter or a value
 outside its range (``PARAMS``, read from the fields the parameter sets) is
@@ -21,7 +22,8 @@ import inspect
 from .pagevec import DRAINS, Drain
 from .scenario import Costs, Disk, Scenario
 from .schema import MAX_TIME_US, MAX_UNTIL_MS, THINK_FLOOR_US, Spec, refuse, spec_of
-from .threads import Evictor, Mapper, Reader, Script
+from .signals import Signal
+from .threads import Evictor, Mapper, Reader, Script, Truncater
 
 PRESETS: dict = {}
 SMALL_FILE_PAGES = 1 << 16          # the file of the presets that fault one page
@@ -56,6 +58,12 @@ PARAMS: dict = {
     "pages_per_access": spec_of(Reader, "pages_per_access"),
     "drain": Spec("choice", choices=DRAINS, help="what drains the victim CPU's LRU-add pagevec (pagevec.py)"),
     "drain_us": Spec("real", "us", low=THINK_FLOOR_US, high=MAX_TIME_US, help="how often it drains"),
+    "kill_at_ms": dataclasses.replace(spec_of(Signal, "at_ms"), none_ok=True, none_means="no signal",
+                                      help="when the victim is sent SIGKILL (signals.py)"),
+    "hot_pages": Spec("int", "pages", low=0, high=SMALL_FILE_PAGES, ui=(0, 64, 1),
+                      help="a hot set of pages the readers share, out of the cache at first (0: none)"),
+    "truncate_at_ms": Spec("real", "ms", low=0.0, high=MAX_UNTIL_MS, help="when the other process ftruncates"),
+    "beyond": Spec("bool", help="truncate the faulted page away (else the file keeps it)"),
 }
 
 
@@ -109,22 +117,27 @@ def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_thi
 @preset
 def threaded_app(policy="sync", n_readers=8, miss_ratio=0.05, mapper=True, seed=0, until_ms=1000.0,
                  disk_ms=8.0, queue_depth=4, think_us=20.0, mapper_think_us=2.0, wakeup_us=5.0,
-                 rwsem="2.6.18"):
+                 rwsem="2.6.18", hot_pages=0):
     """``n_readers`` threads fault pages of a mapped file; each access is a miss
     with probability ``miss_ratio``, else a minor fault on a cached page; plus
-    (optionally) the ``mapper``. Disk latency is exponential."""
-    readers = tuple(Reader(f"reader{i}", pattern="mixed", miss_ratio=miss_ratio, think_us=think_us)
+    (optionally) the ``mapper``. Disk latency is exponential. With
+    ``hot_pages`` > 0 the non-misses go instead to a shared hot set of that
+    many pages that starts out of the cache (Reader pattern ``shared``), so
+    threads fault the same pages while their reads are in flight."""
+    cached = 1 << 22
+    hot = dict(pattern="shared", page=cached, span=hot_pages) if hot_pages else dict(pattern="mixed")
+    readers = tuple(Reader(f"reader{i}", miss_ratio=miss_ratio, think_us=think_us, **hot)
                     for i in range(n_readers))
     extra = (Mapper("mapper", think_us=mapper_think_us),) if mapper else ()
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, rwsem=rwsem,
-                    cached_pages=1 << 22, ra_pages=32,
+                    cached_pages=cached, ra_pages=32,
                     disk=Disk(latency_ms=disk_ms, distribution="exponential", queue_depth=int(queue_depth)),
                     costs=_costs(wakeup_us=wakeup_us), threads=readers + extra, name="threaded_app")
 
 
 @preset
 def fadvise_dos(policy="sync", evict_period_us=0.5, wakeup_us=5.0, seed=0, until_ms=200.0,
-                disk_ms=2.0, page=1000, walk_us=0.5, drain="traffic", drain_us=2.0):
+                disk_ms=2.0, page=1000, walk_us=0.5, drain="traffic", drain_us=2.0, kill_at_ms=None):
     """Morton's livelock (<20060920105317.7c3eb5f4.akpm@osdl.org>): a ``victim``
     thread faults one page once while an ``evictor`` process loops
     FADV_DONTNEED over it. Disk latency is exponential, so the evictor's
@@ -136,8 +149,10 @@ def fadvise_dos(policy="sync", evict_period_us=0.5, wakeup_us=5.0, seed=0, until
     thread on the victim's CPU adds a new page-cache page every ``drain_us``),
     ``"reclaim"`` (page reclaim there calls lru_add_drain every ``drain_us``)
     or ``"none"``. The default, a new page every 2 us, drains the pagevec
-    within 28 us of the victim's read: much sooner than the disk answers."""
-    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
+    within 28 us of the victim's read: much sooner than the disk answers.
+    ``kill_at_ms``: send the victim SIGKILL then (``kill -9``; see faultlab.signals)."""
+    signals = () if kill_at_ms is None else (Signal("victim", float(kill_at_ms)),)
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0, signals=signals,
                     drain=Drain(kind=drain, period_us=drain_us, on="victim"),
                     disk=Disk(latency_ms=disk_ms, distribution="exponential"),
                     costs=_costs(wakeup_us=wakeup_us, walk_us=walk_us), file_pages=SMALL_FILE_PAGES,
@@ -179,3 +194,21 @@ def single_thread(policy="single_user_sync", disk_ms=18.0, seed=0, until_ms=1000
     return Scenario(policy=policy, seed=int(seed), until_ms=until_ms,
                     disk=Disk(latency_ms=disk_ms),
                     threads=(Reader("reader", pattern="cold", think_us=think_us),), name="single_thread")
+
+
+@preset
+def truncate_race(policy="sync", disk_ms=10.0, truncate_at_ms=2.0, page=5000, beyond=True, seed=0,
+                  until_ms=50.0):
+    """Thread ``reader`` faults file page ``page``, not cached; while its read is
+    in flight, process ``truncater`` ftruncates the file: to ``page`` pages
+    (``beyond``: the page being faulted is past the new end) or to ``page + 1``
+    (the page stays, but truncate_count moves all the same)."""
+    if not beyond and page == SMALL_FILE_PAGES - 1:
+        raise refuse("page", f"with beyond=False the page must leave room for the truncate below the file's "
+                     f"{SMALL_FILE_PAGES} pages: at most {SMALL_FILE_PAGES - 2}, got {page}")
+    new_pages = int(page) if beyond else int(page) + 1
+    return Scenario(policy=policy, seed=int(seed), until_ms=until_ms, ra_pages=0,
+                    disk=Disk(latency_ms=disk_ms), file_pages=SMALL_FILE_PAGES,
+                    threads=(Script("reader", steps=(("touch", int(page)),)),
+                             Truncater("truncater", new_pages=new_pages, start_us=truncate_at_ms * 1000.0)),
+                    name="truncate_race")

@@ -18,14 +18,14 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import faultlab
-from faultlab import Costs, Disk, Evictor, Mapper, Reader, Scenario
+from faultlab import Costs, Disk, Evictor, Mapper, Reader, Scenario, Signal, Truncater
 
 FILE_PAGES = 1 << 20
 NEAR = 256                       # fixed readers, cached pages and evictors meet in [0, NEAR)
 
 
 @st.composite
-def scenarios(draw, policies=tuple(faultlab.POLICIES), via=("fault", "gup")):
+def scenarios(draw, policies=tuple(faultlab.POLICIES), via=("fault", "gup"), truncate=True):
     cached = draw(st.sampled_from([0, 64, NEAR]))
     readers = []
     for i in range(draw(st.integers(1, 4))):
@@ -42,6 +42,12 @@ def scenarios(draw, policies=tuple(faultlab.POLICIES), via=("fault", "gup")):
     if draw(st.booleans()):
         extra.append(Evictor(first_page=draw(st.integers(0, NEAR - 8)), n_pages=draw(st.integers(1, 8)),
                              period_us=draw(st.floats(0.5, 500.0)), start_us=draw(st.floats(0.0, 2000.0))))
+    if truncate and draw(st.booleans()):
+        extra.append(Truncater(new_pages=draw(st.integers(0, NEAR)), start_us=draw(st.floats(0.0, 5000.0))))
+    signals = ()
+    if truncate and draw(st.booleans()):
+        signals = (Signal(draw(st.sampled_from([t.name for t in readers + extra if t.shares_mm])),
+                          draw(st.floats(0.001, 30.0))),)
     disk = Disk(latency_ms=draw(st.floats(0.05, 20.0)),
                 distribution=draw(st.sampled_from(["fixed", "exponential", "lognormal"])),
                 sigma=draw(st.floats(0.1, 1.5)), queue_depth=draw(st.integers(1, 4)))
@@ -49,7 +55,22 @@ def scenarios(draw, policies=tuple(faultlab.POLICIES), via=("fault", "gup")):
         policy=draw(st.sampled_from(policies)), threads=tuple(readers + extra), file_pages=FILE_PAGES,
         cached_pages=cached, ra_pages=draw(st.sampled_from([0, 1, 8, 32])), disk=disk,
         costs=Costs(wakeup_us=draw(st.floats(0.0, 20.0))), rwsem=draw(st.sampled_from(["2.6.18", "modern"])),
-        seed=draw(st.integers(0, 2**32)), until_ms=draw(st.floats(1.0, 30.0)))
+        seed=draw(st.integers(0, 2**32)), until_ms=draw(st.floats(1.0, 30.0)), signals=signals)
+
+
+def nothing_mapped_past_the_end(s, events):
+    """After a truncate has finished, no fault maps a page past the new end
+    (the policies that are not broken on purpose)."""
+    if faultlab.POLICIES[s.policy].injects_bugs:
+        return
+    end = None
+    for _, task, event, details in events:
+        if event == "truncate_start":
+            new = dict(details)["new"]
+        elif event == "truncate_end":
+            end = new
+        elif event == "map" and end is not None:
+            assert dict(details)["page"] < end, f"{task} mapped a page past the truncated end"
 
 
 def write_exclusion(events):
@@ -77,16 +98,20 @@ def test_any_small_scenario_runs_clean_and_replays_identically(s):
     a = faultlab.run(s)                                  # raises ModelBug if an invariant broke
     assert all(e[0] <= s.until_ms * 1000.0 for e in a.events)
     write_exclusion(a.events)
+    nothing_mapped_past_the_end(s, a.events)
+    if not faultlab.POLICIES[s.policy].injects_bugs:
+        assert a.summary()["kernel_bugs"] == []
     b = faultlab.run(s)
     assert a.events == b.events
     assert a.summary() == b.summary()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(s=scenarios(policies=("nopage_retry",), via=("fault",)))
+@given(s=scenarios(policies=("nopage_retry",), via=("fault",), truncate=False))
 def test_pagefault_args_matches_nopage_retry_on_any_scenario_without_nested_faults(s):
     """Moving the retry state from current->flags into per-fault args changes
-    nothing unless a fault runs inside another (get_user_pages from ->nopage)."""
+    nothing unless a fault runs inside another (get_user_pages from ->nopage)
+    or a truncate races a fault (the struct's page-locked boolean)."""
     a = faultlab.run(s)
     b = faultlab.run(replace(s, policy="pagefault_args"))
     assert a.events == b.events

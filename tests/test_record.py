@@ -19,6 +19,13 @@ from test_properties import scenarios             # the random small scenarios o
 UNTIL_MS = {"two_thread": 400.0, "threaded_app": 100.0}
 
 
+# Runs beyond the presets' defaults, for the events only they make: a SIGKILL
+# (signal, killed), and siblings meeting on a page the lock-the-page designs
+# hold locked from ->nopage to the pte (page_lock_wait, page_lock_got).
+EXTRA = {"fadvise_dos+kill": ("fadvise_dos", {"kill_at_ms": 50.0}),
+         "threaded_app+hot": ("threaded_app", {"hot_pages": 8, "until_ms": 100.0})}
+
+
 def preset_runs():
     for preset in sorted(PRESETS):
         for policy in sorted(POLICIES):
@@ -26,6 +33,9 @@ def preset_runs():
             if preset in UNTIL_MS:
                 kw["until_ms"] = UNTIL_MS[preset]
             yield f"{preset}/{policy}", PRESETS[preset](**kw)
+    for name, (preset, params) in EXTRA.items():
+        for policy in sorted(POLICIES):
+            yield f"{name}/{policy}", PRESETS[preset](policy=policy, **params)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +84,29 @@ def test_derived_counts_match_the_summary(both_ways):
         assert s["redone_walks"] == walks == kept.redone_walks, name
         ended = sorted(f.latency_us for f in kept.faults if f.end_us is not None)
         assert sorted(record.fault_latencies_us(kept.events)) == ended, name
+
+
+def test_the_accesses_fold_groups_faults_as_the_fault_records_link_them(both_ways):
+    """record.Accesses, from the events alone, against FaultRecord.access (a
+    refault's faults share their access's start): faults per access exactly;
+    walks exactly for ended accesses, and for one still open at the end at
+    most one more than its records (the walk under way, counted once a retry
+    has begun it, while the record counts it when find_vma starts)."""
+    for name, (kept, _) in both_ways.items():
+        by_access = {}
+        for f in kept.faults:
+            a = by_access.setdefault((f.task, f.access), {"faults": 0, "passes": 0})
+            a["faults"] += 1
+            a["passes"] += f.attempts
+        got = {(a["task"], a["start_us"]): a for a in record.fold(kept.events, record.Accesses())}
+        assert set(got) == set(by_access), name
+        for key, a in got.items():
+            b = by_access[key]
+            assert a["faults"] == b["faults"], (name, key)
+            if a["outcome"] == "unfinished":
+                assert 0 <= a["passes"] - b["passes"] <= 1, (name, key)
+            else:
+                assert a["passes"] == b["passes"], (name, key)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

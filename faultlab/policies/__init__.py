@@ -10,6 +10,10 @@
     vm_fault_retry      Linux 2.6.37: FAULT_FLAG_ALLOW_RETRY, lock_page_or_retry, once
     multi_retry         Linux 5.7 (+5.1): retry any number of times, drop the lock only the first
     per_vma_lock        Linux 6.8: file read faults under a per-VMA lock
+    refault             Herrenschmidt's NOPAGE_REFAULT in filemap_nopage: back to user space, fault again
+    page_flag_retry     Morton's "otoh": the retry-once marker as a bit in page->flags
+    lock_page_nopage    Piggin's lock-the-page (2.6.23): the page lock, not truncate_count, stops truncate
+    truncate_unchecked  2.6.18 without the truncate_count recheck (maps a truncated page, for teaching)
 
 Every module of this package is imported here, and each registers its
 class with ``@register``: a new design is a new module, nothing else. The

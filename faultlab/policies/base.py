@@ -21,6 +21,11 @@ The hooks, each with its contract (``k`` the Kernel, ``f`` the fault.Fault):
     fault_around(f)                does a read fault first map the cached neighbours (3.15+)?
     counts_readahead_hit(f)        does this pass's cache hit count against mmap_miss (file->f_ra)?
     map_into_dead_vma(k, f, vma, page)  do_no_page found its VMA unmapped: raise ModelBug, or record the bug
+    fatal_signal_on_retry(f)       at a RETRY with SIGKILL pending: end the fault (KILLED) instead of rerunning?
+    truncate_guard(f)              what stops a fault mapping a page truncate removes: "truncate_count",
+                                   "page_lock" or None
+    map_truncated_page(k, f, page) do_no_page is about to map a page truncate removed: raise, or record
+    truncate_mapped_page(k, task, page)  truncate (2.6.18 protocol) is removing a mapped page: raise, or record
 
 And what a policy declares about itself (read by tables, the CLI, the
 explorers and the run's defaults, never by the fault path):
@@ -109,6 +114,34 @@ class Policy:
         if not self.injects_bugs:
             raise ModelBug(f"{f.task.name}: mapping page into {vma!r}, which was unmapped")
         k.rec.bug(f.task.name, f"mapped page {page.index} into unmapped VMA {vma.id} (stale vma pointer)")
+
+    def fatal_signal_on_retry(self, f) -> bool:
+        """At the arch code's RETRY with SIGKILL pending: end the fault instead of
+        rerunning it? Not before KOSAKI's 37b23e0525d3 (2011); see signals.py."""
+        return False
+
+    def truncate_guard(self, f):
+        """What keeps a fault from mapping a page a concurrent truncate removes:
+        2.6.18's ``"truncate_count"`` recheck in do_no_page (``goto retry``), or
+        ``"page_lock"`` (d00806b18315, 2.6.23+: ->nopage returns the page locked,
+        truncate locks each page), or None (broken on purpose)."""
+        return "truncate_count"
+
+    def map_truncated_page(self, k, f, page):
+        """do_no_page is about to map a page that truncate removed from the file:
+        a bug in the model for a correct design; recorded for a broken one."""
+        if not self.injects_bugs:
+            raise ModelBug(f"{f.task.name}: mapping page {page.index}, which truncate removed from the cache")
+        k.rec.bug(f.task.name, f"mapped page {page.index} after truncate removed it (beyond the end of file)")
+
+    def truncate_mapped_page(self, k, task, page):
+        """truncate_complete_page (2.6.18 does not look) is removing a page a
+        fault has mapped: the race the truncate_count recheck exists for."""
+        if not self.injects_bugs:
+            raise ModelBug(f"{task.name}: truncate removed page {page.index} while it was mapped "
+                           f"(the truncate_count recheck should have kept it unmapped)")
+        k.rec.bug(task.name, f"truncated page {page.index} while a fault had it mapped "
+                             f"(past the new end of file: the pte now maps a page outside the file)")
 
     def __repr__(self):
         return f"<policy {self.name}: {self.summary}>"

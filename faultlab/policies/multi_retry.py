@@ -17,13 +17,17 @@ Having dropped it, the fault always ends in RETRY, whatever it finds.
 A read fault first maps the cached, unlocked neighbours of its 16-page
 block (do_fault_around, 3.15+; fault.do_fault_around).
 
+Fatal signals: the page waits are killable (__lock_page_killable) and the
+arch code checks fault_signal_pending on RETRY, so SIGKILL ends the fault
+at the next page wait (signals.py).
+
 Simplifications: read-around follows 2.6.18's heuristics (mmap_miss
 against mmap_hit, no asynchronous PG_readahead hits); the drop happens
 only for a page whose read is in flight (the kernel drops for any locked
 page); munmap holds mmap_sem for write throughout (since about 4.20 it
 downgrades to read for the zap).
 """
-from ..fault import NOPAGE_RETRY, drop_mmap_sem, lock_page_and_check, sleep_on_page
+from ..fault import KILLED, NOPAGE_RETRY, drop_mmap_sem, lock_page_and_check, sleep_on_page
 from ..pagecache import page_cache_release, unlock_page
 from . import register
 from .base import Policy
@@ -46,6 +50,12 @@ class MultiRetry(Policy):
     era = "modern"
     notebook = "06_what_linux_did"
     year = 2020
+
+    def fatal_signal_on_retry(self, f) -> bool:
+        return True                                # fault_signal_pending (5.7)
+
+    def truncate_guard(self, f):
+        return "page_lock"                         # as vm_fault_retry (2.6.23+)
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)
@@ -74,11 +84,11 @@ class MultiRetry(Policy):
         yield from super().cache_miss(k, f, pgoff, readaround)
 
     def page_not_uptodate(self, k, f, page):
-        if not allow_retry_first(f):
-            return (yield from lock_page_and_check(k, f, page))   # TRIED: keep the lock
+        if not allow_retry_first(f):               # TRIED: keep the lock (killable wait)
+            return (yield from lock_page_and_check(k, f, page, killable=not f.gup))
         if f.locked:
             drop_mmap_sem(k, f)                    # lock_page_maybe_drop_mmap
-        yield from sleep_on_page(k, f, page, take_lock=True)      # __lock_page_killable
-        unlock_page(page)                          # out_retry: fpin is set
+        if (yield from sleep_on_page(k, f, page, take_lock=True, killable=True)) is not KILLED:
+            unlock_page(page)                      # __lock_page_killable; out_retry: fpin is set
         page_cache_release(page)
         return NOPAGE_RETRY

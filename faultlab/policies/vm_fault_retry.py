@@ -14,9 +14,12 @@ mmap_sem (that changed in 5.1, see multi_retry).
 Since 2.6.37 filemap_fault reports VM_FAULT_MAJOR only when the page was
 not in the cache; waiting for someone else's read is a minor fault.
 
-Simplifications: 2.6.23+ returns the page locked to __do_fault
-(VM_FAULT_LOCKED); the model returns it unlocked as 2.6.18 did, which
-changes nothing the model measures. lock_page_or_retry drops mmap_sem for
+Against truncate it follows 2.6.23+ (d00806b18315): the page comes back
+locked (VM_FAULT_LOCKED) and is unlocked after the pte is set
+(``truncate_guard``: "page_lock", see lock_page_nopage).
+
+Simplifications: the model takes that page lock after the wait for the
+read rather than in it. lock_page_or_retry drops mmap_sem for
 any locked page; the model only meets pages locked for their read.
 Michel Lespinasse's two-thread numbers (55 -> 15,000 loops/s) are in the
 series' V2 cover letter, <1286265215-9025-1-git-send-email-walken@google.com>.
@@ -40,6 +43,9 @@ class VmFaultRetry(Policy):
     summary = "drop mmap_sem and wait in lock_page_or_retry; the arch code retakes it; once"
     notebook = "06_what_linux_did"
     year = 2010
+
+    def truncate_guard(self, f):
+        return "page_lock"                         # 2.6.23+: VM_FAULT_LOCKED
 
     def fault_begin(self, k, f):
         f.args = PagefaultArgs(flags=FAULT_FLAG_ALLOW_RETRY)

@@ -32,9 +32,12 @@ import importlib
 import math
 import pkgutil
 
+import simpy
+
 from ..fault import do_page_fault, get_user_pages
 from ..mm import FILE_BASE, down_read, holds, up_read
 from ..schema import check_fields, normalize, refuse
+from ..signals import TaskExit, exited
 
 KINDS: dict = {}          # kind name -> class, in the order the modules are found
 
@@ -101,7 +104,8 @@ def loop_ops(run_us, period_us, count=None) -> float:
 class Task:
     """task_struct, the little of it the model needs."""
 
-    __slots__ = ("name", "spec", "flags", "rng", "anon", "ops", "in_op", "shares_mm")
+    __slots__ = ("name", "spec", "flags", "rng", "anon", "ops", "in_op", "shares_mm",
+                 "sigkill", "kill_event", "proc", "dead")
 
     def __init__(self, spec, rng, shares_mm=True):
         self.name = spec.name
@@ -112,20 +116,30 @@ class Task:
         self.ops = 0             # operations completed
         self.in_op = False
         self.shares_mm = shares_mm
+        self.sigkill = False     # SIGKILL pending (signals.py)
+        self.kill_event = None   # fires at SIGKILL, for killable sleeps
+        self.proc = None         # the SimPy process running this thread
+        self.dead = False
 
 
 def start(k, task):
     """Start ``task``'s body after its ``start_us``; returns the SimPy process."""
     spec = task.spec
-    return k.env.process(_after(k, task, spec.start_us, spec.body(k, task)))
+    task.proc = k.env.process(_after(k, task, spec.start_us, spec.body(k, task)))
+    return task.proc
 
 
 def _after(k, task, delay, gen):
-    if delay:
-        yield k.env.timeout(delay)
-    if k.sched is not None and (ev := k.sched.resume(task.name)) is not None:
-        yield ev                         # the new thread waits for its CPU (cpu.py)
-    yield from gen
+    try:
+        if delay:
+            yield k.env.timeout(delay)
+        if k.sched is not None and (ev := k.sched.resume(task.name)) is not None:
+            yield ev                         # the new thread waits for its CPU (cpu.py)
+        yield from gen
+    except TaskExit as death:                # SIGKILL noticed in the kernel (signals.py)
+        exited(k, task, death.args[0])
+    except simpy.Interrupt:                  # SIGKILL while in user space
+        exited(k, task, "user")
     if k.sched is not None:
         k.sched.exit(task.name)
     if task.shares_mm:
@@ -141,6 +155,8 @@ def op_done(task):
     """The thread finished one operation."""
     task.in_op = False
     task.ops += 1
+    if task.sigkill:                 # back in user space with SIGKILL pending: die here
+        raise TaskExit("return_to_user")
 
 
 def touch(k, task, page, via="fault"):
