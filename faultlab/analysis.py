@@ -14,7 +14,7 @@ from . import record
 from .scenario import Disk
 from .sim import run
 from .policies import POLICIES
-from .workloads import fadvise_dos, threaded_app, truncate_race, two_thread
+from .workloads import fadvise_dos, threaded_app, truncate_race, two_thread, unmap_during_fault
 
 def summary(scenario) -> dict:
     """The summary of one run that keeps no events (the same as a full run's)."""
@@ -303,11 +303,11 @@ def drain_livelock(policies=("nopage_retry", "page_flag_retry", "refault", "retr
 
 def died_after(scenario, task="victim"):
     """ms from the first SIGKILL to ``task``'s death, and where it was noticed;
-    (None, None) if it never died, ("done", None) if it finished first."""
+    (None, "") if it never died, ("done", "") if it finished first."""
     s = folded(scenario)
     sig = s["signals"][0]
     if sig["died_ms"] is None:
-        return ("done" if s["threads"][task]["completed"] == 1 else None), None
+        return ("done" if s["threads"][task]["completed"] == 1 else None), ""
     return round(sig["died_ms"] - sig["sent_ms"], 3), sig["where"]
 
 
@@ -368,7 +368,8 @@ def kill_timing(policies=("sync", "nopage_retry", "refault", "retry_unlimited", 
     """SIGKILL to fadvise_dos's victim, per design: sent ``kill_in_read_ms`` into a
     fixed ``read_ms`` read (no eviction pressure), and sent at ``kill_in_loop_ms``
     while the default fast evictor runs. Each: ms from the signal to the death
-    (None: never; "done": the access had finished first) and where it was noticed."""
+    (None: never; "done": the access had finished first) and where it was noticed
+    ("" if it was not)."""
     rows = []
     for p in policies:
         row = {"policy": p}
@@ -381,17 +382,25 @@ def kill_timing(policies=("sync", "nopage_retry", "refault", "retry_unlimited", 
 
 def refault_counts(policies=("nopage_retry", "refault"), seed=0, until_ms=1000.0):
     """two_thread: what the fault counters see. The reader's accesses, the faults
-    the kernel counts (a refault's attempts each count, in min_flt and perf's
-    page-faults), the refaults among them, and the walks made."""
+    the kernel counts for them (a refault's attempts each count, in min_flt and
+    perf's page-faults), the refaults among them, and the walks made; then the
+    counters as the kernel keeps them: the reader's ``maj_flt`` and ``min_flt``
+    (the arch code's switch on handle_mm_fault's answer, which is MINOR for a
+    NOPAGE_REFAULT) and the system-wide ``pgmajfault`` (counted in
+    filemap_nopage when it starts a read, whatever the fault then answers)."""
     rows = []
     for p in policies:
         acc = record.Accesses()
-        s = folded(two_thread(policy=p, seed=seed, until_ms=until_ms), acc)
+        ends = record.DetailCounts(record.FAULT_END, "outcome", task="reader")
+        s = folded(two_thread(policy=p, seed=seed, until_ms=until_ms), acc, ends)
         mine = task_accesses(acc.result(), "reader")
-        counted = sum(a["faults"] for a in mine)
-        rows.append({"policy": p, "accesses": len(mine), "faults_counted": counted,
-                     "refaults": s["faults"]["outcomes"].get("REFAULT", 0),
+        n = ends.result()
+        rows.append({"policy": p, "accesses": len(mine), "finished": sum(a["outcome"] != "unfinished" for a in mine),
+                     "faults_counted": sum(a["faults"] for a in mine),
+                     "refaults": n.get("REFAULT", 0),
                      "walks": sum(a["passes"] for a in mine),
+                     "maj_flt": n.get("MAJOR", 0), "min_flt": n.get("MINOR", 0) + n.get("REFAULT", 0),
+                     "pgmajfault": s["faults"]["major"],
                      "mapper_ops_per_s": s["threads"]["mapper"]["ops_per_s"]})
     return rows
 
@@ -434,23 +443,42 @@ def truncate_race_table(policies=("sync", "truncate_unchecked", "lock_page_nopag
     return rows
 
 
-# The mail's other designs in Linux's history (or not), for the history table
-# (notebook 06); ``status`` says how each row was checked.
-DESIGN_HISTORY = (
-    {"when": "6 Oct 2006, 2.6.19", "what": "NOPAGE_REFAULT: ->nopage returns to user space, the access faults "
-     "again (Herrenschmidt, for spufs; Morton's rename)", "id": "7f7bbbe50b8a",
-     "source": "<20061005160634.5932ba78.akpm@osdl.org>", "policy": "refault",
-     "status": "in 2.6.19: verified (listed in the 2.6.19-rc2 shortlog, "
-               "<Pine.LNX.4.64.0610130941550.3952@g5.osdl.org>); the commit id as cited, not found in a copy"},
-    {"when": "19 Jul 2007, 2.6.23", "what": "->nopage returns the page locked; the page lock, not "
-     "truncate_count, orders a fault against truncate (Piggin; later VM_FAULT_LOCKED)", "id": "d00806b18315",
-     "source": "<20070113011556.9479.64086.sendpatchset@linux.site>", "policy": "lock_page_nopage",
-     "status": "verified: id, author and date quoted in later mail; in 2.6.23 by its date"},
-    {"when": "24 May 2011, 3.0", "what": "page faults killable: wait_on_page_locked_killable, and x86 "
-     "returns on VM_FAULT_RETRY with a fatal signal pending (KOSAKI Motohiro)", "id": "37b23e0525d3",
-     "source": "<20110322200945.B06D.A69D9226@jp.fujitsu.com>", "policy": "multi_retry",
-     "status": "verified: id, author and date quoted in later mail; in 3.0 by its date (after 2.6.39)"},
-    {"when": "never", "what": "a page->flags bit as the retry marker (Morton's 'otoh')", "id": None,
-     "source": "<20060915001151.75f9a71b.akpm@osdl.org>", "policy": "page_flag_retry",
-     "status": "a proposal in the mail; never merged"},
-)
+def truncate_lock_order(policy="lock_page_nopage", truncate_at_ms=2.0, beyond=True, seed=0):
+    """truncate_race, who waits for whom (us into the run): the reader's read
+    ends, the truncater starts and (under the page-lock protocol) sleeps for
+    the page's lock and gets it, the reader's fault ends; and how it ended."""
+    spans = {name: record.Span(task, (ev,)) for name, task, ev in (
+        ("read_done", "reader", record.IO_WAIT_END), ("truncate_start", "truncater", record.TRUNCATE_START),
+        ("truncate_waits", "truncater", record.TRUNCATE_WAIT), ("truncate_got", "truncater", record.TRUNCATE_GOT),
+        ("fault_end", "reader", record.FAULT_END))}
+    acc = record.Accesses()
+    folded(truncate_race(policy=policy, truncate_at_ms=truncate_at_ms, beyond=beyond, seed=seed),
+           acc, *spans.values())
+    out = {"policy": policy, "outcome": task_accesses(acc.result(), "reader")[-1]["outcome"]}
+    for name, span in spans.items():
+        got = span.result()
+        out[f"{name}_us"] = None if got is None else round(got[0], 1)
+    return out
+
+
+def two_counters(policies=("sync", "seqcount"), seed=0):
+    """Two sequence counts side by side: the mapping's truncate_count (2.6.18,
+    bumped by unmap_mapping_range, rechecked in do_no_page) and Morton's mm
+    count (seqcount, bumped by every down_write of mmap_sem). Per design and
+    per race -- a munmap of the file during the read (unmap_during_fault,
+    remap=True: the fault finds a new VMA) and an ftruncate that keeps the
+    page (truncate_race, beyond=False) -- the faults sent round a full retry
+    (the mm count moved), revalidated in place (it had not), and the
+    truncate_count retries inside do_no_page."""
+    rows = []
+    for p in policies:
+        for race, make in (("munmap", lambda: unmap_during_fault(policy=p, remap=True, seed=seed)),
+                           ("ftruncate", lambda: truncate_race(policy=p, beyond=False, seed=seed))):
+            reval = record.Counts((record.REVALIDATED,))
+            n = record.TaskCounts("reader", (record.TRUNCATE_RETRY,))
+            s = folded(make(), reval, n)
+            rows.append({"policy": p, "race": race, "full_retries": s["faults"]["retries"],
+                         "revalidated": reval.result()[record.REVALIDATED],
+                         "truncate_retries": n.result()[record.TRUNCATE_RETRY],
+                         "outcome": ", ".join(sorted(s["faults"]["outcomes"]))})
+    return rows

@@ -200,6 +200,25 @@ def no_writer_no_gain() -> Answer:
         "which is what Waychison's \"<< 1%\" measured."))
 
 
+def refault_counters() -> Answer:
+    """02, Exercise 2.4: the reader's fault counters under refault, beside nopage_retry."""
+    rows = [("policy", "reads finished", "maj_flt", "min_flt", "pgmajfault")]
+    got = {}
+    for r in analysis.refault_counts(policies=("nopage_retry", "refault"), until_ms=400.0):
+        got[r["policy"]] = r
+        rows.append((r["policy"], str(r["finished"]), str(r["maj_flt"]), str(r["min_flt"]), str(r["pgmajfault"])))
+    rf = got["refault"]
+    return Answer(tuple(rows), (
+        f"Under refault the reader's own counters show {rf['maj_flt']} major faults for {rf['finished']} disk "
+        f"reads, and {rf['min_flt']} minor ones. The first fault of each read starts the read, drops mmap_sem, "
+        "waits, and ends with NOPAGE_REFAULT, which do_no_page answers as VM_FAULT_MINOR: the arch code counts "
+        "what handle_mm_fault answers, so min_flt. The access then runs again and faults on a page that is now "
+        "in the cache and uptodate: another minor fault.\n\n"
+        "Only the system-wide pgmajfault (/proc/vmstat) still sees the reads: filemap_nopage counts it when "
+        "it starts one, whatever the fault answers afterwards. A tool that judges a program's I/O by its own "
+        "major faults (getrusage's ru_majflt, ps -o maj_flt) sees none, and sees two faults per read."))
+
+
 # -- 03 Livelock ------------------------------------------------------------------------------------
 
 def twice_the_window(seeds=range(1000)) -> Answer:
@@ -259,6 +278,22 @@ def guards_that_would_not_help() -> Answer:
         "the lookup to the installed pte."))
 
 
+def page_flag_sibling() -> Answer:
+    """03, Exercise 3.4: siblings that fault a marked page, under nopage_retry and page_flag_retry."""
+    rows = [("policy", "seed", "faults that met the bit", "held across I/O (ms)", "mapper's longest wait (ms)")]
+    for r in analysis.page_flag_siblings(seeds=(0, 1, 2)):
+        rows.append((r["policy"], str(r["seed"]), str(r["found"]), f"{r['held_across_io_ms']:.3f}",
+                     f"{r['mapper_max_wait_ms']:.3f}"))
+    return Answer(tuple(rows), (
+        "Under nopage_retry every thread that finds the page locked for its read drops mmap_sem: the marker "
+        "is in the faulting task's flags, so each thread has its own first attempt. Under page_flag_retry the "
+        "first fault sets the bit on the page as it retries; a sibling that faults the same page before the "
+        "bit is cleared finds it set and takes the synchronous path, sleeping on the read with mmap_sem held. "
+        "The mapper then waits behind it: the convoy is back, for shared pages only.\n\n"
+        "The bit answers \"has this page cost a fault its retry?\", not \"has this fault retried?\". That is "
+        "why eviction resets it (a fresh struct page has the bit clear) and why siblings inherit it."))
+
+
 # -- 04 pagefault_args ----------------------------------------------------------------------------------
 
 def who_else_leaks() -> Answer:
@@ -314,6 +349,21 @@ def fast_disk_hides_nothing() -> Answer:
         "scope, not on timing, is not hidden by a faster machine."))
 
 
+def page_survives_truncate() -> Answer:
+    """04, Exercise 4.4: an ftruncate during the read that keeps the faulted page, under sync and lock_page_nopage."""
+    rows = [("policy", "guard", "->nopage calls", "how the fault ended", "kernel bugs")]
+    for r in analysis.truncate_race_table(policies=("sync", "lock_page_nopage"), beyond=False):
+        rows.append((r["policy"], r["guard"], str(r["truncate_retries"] + 1), r["outcome"], str(r["kernel_bugs"])))
+    return Answer(tuple(rows), (
+        "Under sync (2.6.18) the fault drops its page and calls ->nopage again, although the page it had is "
+        "still in the file. truncate_count says only that some unmap_mapping_range ran on this file since the "
+        "fault sampled it, not which pages it touched, so do_no_page cannot tell a truncate that removed its "
+        "page from one that did not. The second call finds the page in the cache at once.\n\n"
+        "Under lock_page_nopage nothing is redone. The check is about the page itself, made under its lock: "
+        "is it still in this file (page->mapping), and is it inside i_size? Truncate needs the same lock to "
+        "remove it, so the answer cannot change until the pte is set and the page unlocked."))
+
+
 # -- 05 Seqcount -------------------------------------------------------------------------------------
 
 def quiet_writer() -> Answer:
@@ -355,6 +405,24 @@ def alone_after_all() -> Answer:
         "harmless, since no other thread of the process exists to want it. seqcount drops the lock anyway, "
         "finds the counter unchanged and revalidates, so it too redoes no walk; it pays only the extra "
         "lock round trip. Alone in its mm, neither retries."))
+
+
+def which_counter_moves() -> Answer:
+    """05, Exercise 5.4: a munmap and an ftruncate during a read, under sync and seqcount."""
+    rows = [("policy", "race", "full retries", "revalidated", "truncate_count retries", "outcome")]
+    for r in analysis.two_counters():
+        rows.append((r["policy"], r["race"], str(r["full_retries"]), str(r["revalidated"]),
+                     str(r["truncate_retries"]), r["outcome"]))
+    return Answer(tuple(rows), (
+        "munmap takes mmap_sem for writing, so it moves Morton's mm count: seqcount's fault finds the count "
+        "changed when it retakes mmap_sem and goes round a full retry (find_vma again, which finds the new "
+        "mapping). It does not touch truncate_count. sync never drops mmap_sem, so the munmap waits for the "
+        "read instead.\n\n"
+        "ftruncate takes no mmap_sem at all: the mm count does not move, and seqcount revalidates in place. "
+        "But unmap_mapping_range bumps the mapping's truncate_count, and do_no_page, under both designs, sees "
+        "it under the pte lock and asks ->nopage again. The two counts guard different things: one the "
+        "address space's layout (VMAs), the other the file's pages. A design that drops mmap_sem still needs "
+        "the file's own guard."))
 
 
 # -- 06 What Linux did -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import textwrap
 
 import simpy
 
-from . import record, workloads
+from . import plots, record, workloads
 from .result import percentiles
 from .rwsem import RWSem
 from .scenario import Disk, Scenario, Script
@@ -255,3 +255,16 @@ def contention(result) -> dict:
             "writer_wait_max_us": percentiles(waits)["max"],
             "max_queue": s["mmap_sem"]["max_queue"],
             "mapper_per_s": s["threads"]["mapper"]["ops_per_s"]}
+
+
+def rows_table(rows, columns, none="never") -> str:
+    """A list of dicts as a fixed-width text table: ``columns`` are ``(header, key)``
+    pairs; numbers through ``plots.format_number``, None as ``none``."""
+    def cell(v):
+        if v is None:
+            return none
+        return v if isinstance(v, str) else plots.format_number(v)
+    cells = [[h for h, _ in columns]] + [[cell(r[k]) for _, k in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     .rstrip() for r in cells)

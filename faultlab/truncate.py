@@ -15,8 +15,10 @@ No mmap_sem anywhere: a truncate races the fault path, which is why
 do_no_page rechecks truncate_count (fault.do_no_page). 2.6.18's
 truncate_complete_page removes a page whether or not it is mapped: a
 fault that maps a page after unmap_mapping_range has passed leaves a pte
-to a page that is no longer in the file (Andrea Arcangeli's race, the
-reason for the recheck). Under Piggin's design (d00806b18315, 2.6.23)
+to a page that is no longer in the file (the race the recheck exists
+for; Piggin's mail credits Andrea Arcangeli with the variant inside
+i_size, which the recheck cannot catch). Under Piggin's design (d00806b18315, 2.6.23;
+<20070113011556.9479.64086.sendpatchset@linux.site>)
 the fault holds the page lock until its pte is set, and truncate, holding
 the same lock, unmaps a page it finds mapped before removing it
 (truncate_inode_page's single-page unmap_mapping_range); vmtruncate calls

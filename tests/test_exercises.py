@@ -162,3 +162,37 @@ def test_modern_rules_alone_leave_the_convoy():
     old, new = row(a, "2.6.18"), row(a, "modern")
     assert float(new[4]) > 0.5 * float(old[4])       # the lock is still held across I/O
     assert float(new[1]) > 10.0                       # the mapper still waits for disk reads
+
+
+def test_refault_hides_every_read_from_the_readers_major_faults():
+    a = exercises.refault_counters()
+    nr, rf = row(a, "nopage_retry"), row(a, "refault")
+    finished, maj, minor, pgmaj = (int(x) for x in rf[1:])
+    assert maj == 0 and minor >= 2 * finished and finished <= pgmaj <= finished + 1
+    assert int(nr[2]) == int(nr[1]) and int(nr[3]) == 0
+    assert f"{maj} major faults for {finished} disk reads" in a.text
+
+
+def test_only_the_page_flag_sends_siblings_to_the_synchronous_path():
+    a = exercises.page_flag_sibling()
+    for r in a.rows[1:]:
+        found, held = int(r[2]), float(r[3])
+        if r[0] == "nopage_retry":
+            assert found == 0 and held == 0.0
+        else:
+            assert found > 0 and held > 0.0
+
+
+def test_truncate_count_redoes_nopage_for_a_page_that_survived_and_the_page_lock_does_not():
+    a = exercises.page_survives_truncate()
+    assert row(a, "sync")[2:] == ("2", "MAJOR", "0")
+    assert row(a, "lock_page_nopage")[2:] == ("1", "MAJOR", "0")
+
+
+def test_munmap_moves_the_mm_count_and_ftruncate_the_mappings():
+    a = exercises.which_counter_moves()
+    got = {(r[0], r[1]): r[2:5] for r in a.rows[1:]}
+    assert got[("seqcount", "munmap")] == ("1", "0", "0")
+    assert got[("seqcount", "ftruncate")] == ("0", "1", "1")
+    assert got[("sync", "munmap")] == ("0", "0", "0")
+    assert got[("sync", "ftruncate")] == ("0", "0", "1")

@@ -80,3 +80,9 @@ def test_a_timeline_lane_can_say_what_its_thread_does():
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks[:2] == ["victim", "evictor: FADV_DONTNEED every 0.5 µs"]
     plt.close(fig)
+
+
+def test_rows_table_aligns_and_formats():
+    text = show.rows_table([{"p": "sync", "ms": 19.8096, "n": None}, {"p": "refault", "ms": 1.27, "n": 3}],
+                           [("policy", "p"), ("ms", "ms"), ("n", "n")], none="never")
+    assert text.splitlines() == ["policy     ms      n", "sync     19.8  never", "refault  1.27      3"]

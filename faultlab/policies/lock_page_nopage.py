@@ -38,6 +38,7 @@ class LockPageNopage(Policy):
     summary = "sync, but the page is returned locked and unlocked after the pte is set"
     notebook = "04_pagefault_args"
     year = 2007
+    era = "2.6.18"                      # 2.6.23 still had 2.6.18's rwsem rules (stealing came in 3.x)
 
     def truncate_guard(self, f):
         return "page_lock"

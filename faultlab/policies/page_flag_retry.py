@@ -60,6 +60,7 @@ class PageFlagRetry(Policy):
     summary = "nopage_retry, but 'already retried' is a bit on the page: once per page, not per fault"
     notebook = "03_livelock"
     year = 2006
+    era = "2.6.18"                      # the rwsem rules of its time
 
     def page_not_uptodate(self, k, f, page):
         if f.gup:                                  # the caller holds mmap_sem: never drop it

@@ -52,6 +52,7 @@ class Refault(Policy):
     summary = "drop mmap_sem, wait, return to user space and fault again (every time)"
     notebook = "02_nopage_retry"
     year = 2006
+    era = "2.6.18"                      # the rwsem rules of its time
 
     def page_not_uptodate(self, k, f, page):
         if f.gup:                                  # get_user_pages: no way back to user space

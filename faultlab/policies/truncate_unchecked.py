@@ -2,8 +2,8 @@
 
 2.6.18's do_no_page reads mapping->truncate_count before ->nopage and,
 under the page-table lock, drops the page and retries if it changed
-(mm/memory.c do_no_page, ``goto retry``): Andrea Arcangeli's fix for a
-fault that finds a page, then loses the race to a truncate that unmaps
+(mm/memory.c do_no_page, ``goto retry``): the guard against a fault
+that finds a page, then loses the race to a truncate that unmaps
 the file's pages past the new end and removes them from the cache, and
 maps it anyway. This variant leaves the recheck out. In truncate_race the
 fault maps the page it found before the truncate; the truncate then
@@ -24,6 +24,7 @@ class TruncateUnchecked(Sync):
     summary = "sync without the truncate_count recheck (maps a truncated page)"
     notebook = "05_seqcount"
     year = 2006
+    era = "2.6.18"                      # the rwsem rules of its time
     injects_bugs = True
 
     def truncate_guard(self, f):
