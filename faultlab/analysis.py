@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from . import record
 from .scenario import Disk
+from .policies import rwsem_rules
 from .sim import run
 from .policies import POLICIES
 from .workloads import fadvise_dos, threaded_app, truncate_race, two_thread, unmap_during_fault
@@ -150,7 +151,7 @@ def two_thread_params(scenario) -> dict:
     mapper = next(t for t in scenario.threads if t.name == "mapper")
     c = scenario.costs
     return {"disk_ms": scenario.disk.latency_ms, "disk": scenario.disk.distribution,
-            "rwsem": scenario.rwsem, "ra_pages": scenario.ra_pages,
+            "rwsem": rwsem_rules(scenario), "ra_pages": scenario.ra_pages,
             "reader_think_us": reader.think_us, "pages_per_access": reader.pages_per_access,
             "mapper_think_us": mapper.think_us, "wakeup_us": c.wakeup_us, "mmap_us": c.mmap_us,
             "munmap_us": c.munmap_us, "syscall_entry_us": c.syscall_entry_us,

@@ -17,7 +17,7 @@ import os
 import sys
 
 from .errors import InputError
-from .policies import POLICIES
+from .policies import POLICIES, rwsem_rules
 from .schema import refuse
 from .workloads import PARAMS, PRESETS, get_preset
 
@@ -73,7 +73,7 @@ def build_scenario(preset_name, policy, sets, seed, until_ms):
 
 def summary_table(s) -> str:
     f, sc = s["faults"], s["syscalls"]
-    lines = [f"policy {s['policy']}  seed {s['seed']}  until {s['until_ms']} ms",
+    lines = [f"policy {s['policy']}  rwsem rules {s['rwsem']}  seed {s['seed']}  until {s['until_ms']} ms",
              f"faults    completed {f['completed']}  major {f['major']}  retries {f['retries']}  "
              f"unfinished {f['unfinished']}  max attempts {f['max_attempts']}",
              "          latency ms  " + "  ".join(f"{k} {v}" for k, v in f["latency_ms"].items()),
@@ -108,7 +108,10 @@ def cmd_run(args):
     if not args.json:
         print(f"ARG preset {args.preset}")
         for name, value in params.items():
-            print(f"ARG {name} {value}")
+            if name != "rwsem":
+                print(f"ARG {name} {value}")
+        chosen = "chosen" if scenario.rwsem else f"the era of {scenario.policy}"
+        print(f"ARG rwsem {rwsem_rules(scenario)} ({chosen})")
         for f in dataclasses.fields(scenario.costs):
             print(f"ARG costs.{f.name} {getattr(scenario.costs, f.name)}")
     from .progress import bar          # the events are kept only for --trace; a long run shows progress

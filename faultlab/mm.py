@@ -52,10 +52,10 @@ class VMA:
 
 
 class MM:
-    def __init__(self, env, rec, rules: str, wakeup_us: float, file_pages: int):
+    def __init__(self, env, rec, rules: str, wakeup_us: float, file_pages: int, hz: int = 250):
         self.env = env
         self.rec = rec
-        self.mmap_sem = RWSem(env, rules=rules, name="mmap_sem", wakeup_us=wakeup_us)
+        self.mmap_sem = RWSem(env, rules=rules, name="mmap_sem", wakeup_us=wakeup_us, hz=hz)
         self.wakeup_us = wakeup_us
         self.sched = None       # the CPU layer's run queues, if the scenario has CPUs (cpu.py)
         self.vmas: list[VMA] = []

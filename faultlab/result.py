@@ -8,6 +8,7 @@ dict of rounded numbers, the same for the same scenario and seed whether the
 events were kept or not, ready for JSON. Its keys:
 
 - ``policy``, ``seed``, ``until_ms``: the scenario's;
+- ``rwsem``: the rwsem rules that ran, ``"2.6.18"`` or ``"modern"`` (the scenario's pick, else the policy's era);
 - ``faults``: ``completed`` (ended, any outcome), ``major`` (of those), ``retries``
   (passes after each fault's first, unfinished faults included), ``unfinished``,
   ``max_attempts``, ``outcomes`` (outcome -> count, only those that occurred),
@@ -24,6 +25,7 @@ events were kept or not, ready for JSON. Its keys:
 from __future__ import annotations
 
 from .errors import InputError
+from .policies import rwsem_rules
 from .record import IO_SUBMIT, RunFolds, format_event, percentiles  # noqa: F401  (notebooks import percentiles here)
 
 
@@ -95,6 +97,7 @@ class Result:
         secs = self.until_us / 1e6
         return {
             "policy": self.scenario.policy,
+            "rwsem": rwsem_rules(self.scenario),      # the rules that ran: "2.6.18" or "modern"
             "seed": self.scenario.seed,
             "until_ms": self.scenario.until_ms,
             "faults": faults,

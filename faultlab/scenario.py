@@ -32,6 +32,7 @@ from .signals import signals_field
 
 DISK_DISTRIBUTIONS = ("fixed", "exponential", "lognormal")
 RWSEM_RULES = ("2.6.18", "modern")
+HZ_CHOICES = (100, 250, 300, 1000)      # kernel/Kconfig.hz: HZ_100, HZ_250, HZ_300, HZ_1000
 
 
 def _policies():
@@ -123,8 +124,11 @@ class Scenario:
                          help="read-around window (2.6.18 default: 128 KiB = 32 pages)")
     disk: Disk = field(default_factory=Disk)
     costs: Costs = field(default_factory=Costs)
-    rwsem: str = spec("2.6.18", "choice", choices=RWSEM_RULES,
-                      help='"2.6.18" (lib/rwsem-spinlock.c rules) or "modern" (kernel/locking/rwsem.c)')
+    rwsem: str = spec("", "choice", choices=("",) + RWSEM_RULES, empty_means="the rules of the policy's era",
+                      help='"2.6.18" (lib/rwsem-spinlock.c rules), "modern" (kernel/locking/rwsem.c), '
+                           'or "" for the rules of the policy\'s era (policies.rwsem_rules)')
+    hz: int = spec(250, "choice", choices=HZ_CHOICES,
+                   help="CONFIG_HZ (kernel/Kconfig.hz): the tick of the modern rwsem's handoff timeout")
     seed: int = spec(0, "int", low=0, high=2 ** 64 - 1, help="fixes every random stream of the run")
     until_ms: float = spec(1000.0, "real", "ms", low=0.0, low_open=True, high=MAX_UNTIL_MS,
                            ui=(10.0, 2000.0, 10.0), help="simulated run length")

@@ -69,6 +69,7 @@ class Spec:
     zero_ok   0 is allowed as well, below ``low`` (a think time of 0 or >= the floor)
     choices   the allowed values of a "choice" (or a function returning them)
     none_ok   None is allowed, meaning ``none_means``
+    empty_means  what the choice "" means, if it is one
     ui        (low, high, step) a slider offers, inside the allowed range
     item      "items": the dataclass of each element of a tuple (each checked by
               its own fields' specs, named ``name[i].field``); ``high`` the most
@@ -83,6 +84,7 @@ class Spec:
     choices: object = ()
     none_ok: bool = False
     none_means: str = ""
+    empty_means: str = ""
     ui: tuple | None = None
     help: str = ""
     item: type | None = None
@@ -95,7 +97,8 @@ class Spec:
         if self.kind == "bool":
             text = "true or false"
         elif self.kind == "choice":
-            text = "one of " + ", ".join(map(str, self.options()))
+            text = "one of " + ", ".join(str(c) if c != "" else f'"" ({self.empty_means})'
+                                         for c in self.options())
         elif self.kind == "text":
             text = "a non-empty string"
         elif self.kind == "items":
@@ -126,10 +129,10 @@ class Spec:
                 return bool(value)
             raise bad
         if self.kind == "choice":
-            try:
-                if value in self.options():
+            try:                                            # 250.0 is not the choice 250, True not 1
+                if any(type(value) is type(c) and value == c for c in self.options()):
                     return value
-            except TypeError:                               # unhashable, uncomparable
+            except (TypeError, ValueError):                 # uncomparable
                 pass
             raise bad
         if self.kind == "text":
@@ -185,7 +188,12 @@ class Spec:
                 return float(t)
             except ValueError:
                 pass
-        elif self.kind == "text" or self.kind == "choice":
+        elif self.kind == "choice":
+            for c in self.options():                   # a number among the choices is typed as its digits
+                if str(c) == t:
+                    return c
+            return t
+        elif self.kind == "text":
             return t
         raise refuse(name, f"must be {self.allowed()}, got {text!r}")
 

@@ -97,15 +97,15 @@ def rwsem_schedule(threads, rules="2.6.18") -> dict:
     (down_read or down_write, which may sleep), holds the lock ``hold_ms``,
     then lets it go (up_read / up_write, which wakes waiters by ``rules``)."""
     env = simpy.Environment()
-    sem = RWSem(env, rules=rules)
+    sem = RWSem(env, rules=rules)                  # it keeps time in microseconds
     times = {}
 
     def thread(name, write, at, hold):
-        yield env.timeout(at)
+        yield env.timeout(at * 1000.0)
         asked = env.now
         yield sem.request(name, write)
-        times[name] = (asked, env.now)
-        yield env.timeout(hold)
+        times[name] = (asked / 1000.0, env.now / 1000.0)
+        yield env.timeout(hold * 1000.0)
         sem.unlock(name)
 
     for spec in threads:
@@ -135,9 +135,11 @@ def rwsem_table(times) -> str:
 
 def release_writer(rules, queue):
     """W1 holds the lock for writing, ``queue`` ((name, write), ...) queues behind it,
-    then W1 lets go: who holds the lock now, and who still waits?"""
+    then W1 lets go: who holds the lock now, and who still waits? (Under the modern
+    rules the writers in ``queue`` sleep on the wait list instead of spinning, as
+    they would if W1 were not running: ``spin_on_owner=False``.)"""
     env = simpy.Environment()
-    sem = RWSem(env, rules=rules)
+    sem = RWSem(env, rules=rules, **({"spin_on_owner": False} if rules == "modern" else {}))
     sem.trylock("W1", write=True)
     for name, write in queue:
         sem.request(name, write)

@@ -18,7 +18,7 @@ from .mm import FILE_BASE, MM
 from .pagecache import PageCache
 from .cpu import Sched
 from .pagevec import Pagevecs
-from .policies import get_policy
+from .policies import get_policy, rwsem_rules
 from .result import Result
 from .errors import InputError, ModelBug
 from .scenario import check_scenario
@@ -42,7 +42,8 @@ class Kernel:
         self.costs = c = scenario.costs
         self.pass_us = c.find_vma_us + c.walk_us + c.find_get_page_us   # one pass up to the page lookup
         self.policy = get_policy(scenario.policy)
-        self.mm = MM(env, self.rec, scenario.rwsem, scenario.costs.wakeup_us, scenario.file_pages)
+        self.mm = MM(env, self.rec, rwsem_rules(scenario), scenario.costs.wakeup_us, scenario.file_pages,
+                     hz=scenario.hz)
         self.cache = PageCache(env, scenario.file_pages)
         self.cache.preload(scenario.cached_pages)
         names = [t.name for t in scenario.threads]

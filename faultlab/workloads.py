@@ -100,7 +100,7 @@ def _costs(**changes):
 
 @preset
 def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_think_us=2.0,
-               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem="2.6.18", pages_per_access=1):
+               mapper_think_us=2.0, wakeup_us=5.0, ra_pages=32, rwsem="", pages_per_access=1):
     """Thread ``reader`` reads random pages of a large mapped file (every read a
     miss); thread ``mapper`` loops mmap/munmap of an anonymous page.
     ``pages_per_access`` k: each read spans k consecutive pages (one major
@@ -117,7 +117,7 @@ def two_thread(policy="sync", disk_ms=18.0, seed=0, until_ms=10000.0, reader_thi
 @preset
 def threaded_app(policy="sync", n_readers=8, miss_ratio=0.05, mapper=True, seed=0, until_ms=1000.0,
                  disk_ms=8.0, queue_depth=4, think_us=20.0, mapper_think_us=2.0, wakeup_us=5.0,
-                 rwsem="2.6.18", hot_pages=0):
+                 rwsem="", hot_pages=0):
     """``n_readers`` threads fault pages of a mapped file; each access is a miss
     with probability ``miss_ratio``, else a minor fault on a cached page; plus
     (optionally) the ``mapper``. Disk latency is exponential. With

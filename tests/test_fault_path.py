@@ -87,6 +87,23 @@ def test_two_thread_sync_the_mapper_is_locked_to_the_disk_rate():
     assert s["mmap_sem"]["held_across_io_ms"] > 0.9 * 2000   # mmap_sem held across nearly every read
 
 
+def test_two_thread_sync_under_the_modern_rwsem_gives_one_mapper_syscall_per_two_faults():
+    """Under 6.x rules the woken mapper is not granted the lock: the reader's next
+    fault, a few microseconds after its up_read, steals it (rule 2); the mapper
+    runs, fails, and -- having waited past RWSEM_WAIT_TIMEOUT -- sets HANDOFF
+    (rule 7), so the fault after that queues and the mapper gets one syscall.
+    One syscall per two reads: half the 2.6.18 rate, where up_read grants the
+    writer the lock before anyone can steal it."""
+    rate = {}
+    for rules in ("2.6.18", "modern"):
+        s = faultlab.run(workloads.two_thread(policy="sync", rwsem=rules, until_ms=2000)).summary()
+        rate[rules] = (s["threads"]["reader"]["ops_per_s"], s["threads"]["mapper"]["ops_per_s"])
+    (reader_old, mapper_old), (reader_new, mapper_new) = rate["2.6.18"], rate["modern"]
+    assert reader_old == pytest.approx(reader_new, rel=0.01)
+    assert 2 * mapper_old == pytest.approx(reader_old, rel=0.05)     # a loop is two syscalls
+    assert 4 * mapper_new == pytest.approx(reader_new, rel=0.05)
+
+
 def test_fadvise_dos_under_sync_finishes_in_one_attempt(trace):
     """Morton's livelock cannot happen in 2.6.18: the fault sleeps in lock_page
     under mmap_sem, the read completes and hands it the page lock, and it maps

@@ -331,3 +331,49 @@ def test_handle_mm_faults_answers_never_equal_the_arch_codes_outcomes():
         for outcome in Outcome:
             assert code != outcome
     assert VM.MINOR.value == Outcome.MINOR.value
+
+
+# -- era-consistent rwsem rules -------------------------------------------------------
+
+
+def test_each_policy_declares_the_era_of_its_rwsem_rules():
+    """The 2006 designs and 2.6.37 ran on the strict-FIFO rwsem of their time;
+    5.7's multi-retry and 6.8's per-VMA locks on kernel/locking/rwsem.c."""
+    assert {n: p.era for n, p in faultlab.POLICIES.items()} == {
+        n: ("modern" if n in ("multi_retry", "per_vma_lock") else "2.6.18") for n in faultlab.POLICIES}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_run_uses_its_policys_era_unless_the_scenario_picks(name, run_keeping_kernel):
+    """A preset left alone runs the policy's era; a caller's pick wins; the
+    summary says which rules ran, and they are the ones the kernel built."""
+    era = faultlab.POLICIES[name].era
+    other = "2.6.18" if era == "modern" else "modern"
+    for picked, expect in (("", era), (other, other)):
+        k, r = run_keeping_kernel(workloads.two_thread(policy=name, until_ms=20.0, rwsem=picked))
+        assert r.summary()["rwsem"] == expect == k.mm.mmap_sem.rules
+
+
+def test_the_cli_says_which_rwsem_rules_ran(capsys):
+    from faultlab.cli import main
+    assert main(["run", "--preset", "two_thread", "--policy", "per_vma_lock", "--until-ms", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "ARG rwsem modern (the era of per_vma_lock)" in out
+    assert "rwsem rules modern" in out
+    assert main(["run", "--preset", "two_thread", "--policy", "sync", "--until-ms", "20",
+                 "--set", "rwsem=modern"]) == 0
+    out = capsys.readouterr().out
+    assert "ARG rwsem modern (chosen)" in out and "rwsem rules modern" in out
+    assert main(["run", "--preset", "fadvise_dos", "--policy", "vm_fault_retry", "--json"]) == 0
+    assert '"rwsem": "2.6.18"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("hz", [0, 200, 250.0, True, "250"])
+def test_hz_must_be_a_config_hz_choice(hz):
+    with pytest.raises(ValueError, match=r"^hz: must be one of 100, 250, 300, 1000"):
+        Scenario(hz=hz).check()
+
+
+def test_rwsem_rules_name_the_choices_in_the_error():
+    with pytest.raises(ValueError, match=r"^rwsem: must be one of \"\" \(the rules of the policy's era\), 2.6.18, modern"):
+        Scenario(rwsem="new").check()

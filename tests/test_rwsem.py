@@ -6,8 +6,8 @@ side, and for how long it holds it -- and compares the log of what happened,
 
 * ``"2.6.18"``: lib/rwsem-spinlock.c and lib/rwsem.c of Linux 2.6.18
   (__down_read, __down_write, __rwsem_do_wake);
-* ``"modern"``: kernel/locking/rwsem.c since v5.3 (d3681e269fff handoff and
-  phase-fair reader wake-up, 4f23dbc1e657) with reader stealing (1a728dff855a).
+* ``"modern"``: kernel/locking/rwsem.c as in 6.x (the rules 1-9 of
+  faultlab/rwsem.py's docstring, each test names the function it checks).
 """
 from __future__ import annotations
 
@@ -16,16 +16,18 @@ import simpy
 from hypothesis import given, settings, strategies as st
 
 from faultlab.errors import ModelBug
-from faultlab.rwsem import MAX_READERS_WAKEUP, RWSEM_WAIT_TIMEOUT_US, RWSem
+from faultlab.rwsem import MAX_READERS_WAKEUP, RWSem, rspin_threshold_us, rwsem_wait_timeout
 
 
-def play(rules, plan, wakeup_us=0.0):
+def play(rules, plan, wakeup_us=0.0, probes=(), **kw):
     """Run ``plan``, a list of ``(task, arrive_us, "r" | "w", hold_us)``, on one RWSem.
 
-    Logs ``down_read``/``down_write`` when a task asks, ``granted`` when it runs
-    again holding the lock, ``up`` when it lets go. Returns (log, sem)."""
+    Logs ``down_read``/``down_write`` when a task asks, ``granted`` when the
+    request is granted (the task resumes holding the lock), ``up`` when it lets
+    go; at each time in ``probes`` logs ``(t, "holders", sorted holders)``.
+    Returns (log, sem)."""
     env = simpy.Environment()
-    sem = RWSem(env, rules=rules, wakeup_us=wakeup_us)
+    sem = RWSem(env, rules=rules, wakeup_us=wakeup_us, **kw)
     log = []
 
     def task(name, at, kind, hold):
@@ -37,8 +39,14 @@ def play(rules, plan, wakeup_us=0.0):
         log.append((env.now, name, "up"))
         sem.release(name)
 
+    def probe(at):
+        yield env.timeout(at)
+        log.append((env.now, "holders", sorted(sem.holders)))
+
     for name, at, kind, hold in plan:
         env.process(task(name, at, kind, hold))
+    for at in probes:
+        env.process(probe(at))
     env.run()
     return log, sem
 
@@ -149,13 +157,38 @@ def test_taking_the_lock_twice_is_a_model_bug():
         sem.request("t", write=False)
 
 
-# -- modern: kernel/locking/rwsem.c ------------------------------------------------
+# -- modern: kernel/locking/rwsem.c (6.x), one test per rule ----------------------------
+# With HZ=250 a jiffy is 4 ms and RWSEM_WAIT_TIMEOUT one jiffy: a waiter queued
+# in [0, 4 ms) has timeout 1 and may force a handoff from 8 ms on (time_after).
 
 
-def test_modern_reader_steals_a_free_lock_past_a_woken_writer():
+def test_modern_rule1_reader_fast_path_needs_no_writer_no_waiter_no_handoff():
+    """rwsem_read_trylock: readers share a lock nobody waits for."""
+    log, _ = play("modern", [("r1", 0, "r", 10), ("r2", 1, "r", 10)])
+    assert log == [(0, "r1", "down_read"), (0, "r1", "granted"),
+                   (1, "r2", "down_read"), (1, "r2", "granted"),
+                   (10, "r1", "up"), (11, "r2", "up")]
+
+
+def test_modern_rule6_a_woken_writer_is_not_granted_until_it_runs():
+    """rwsem_mark_wake only wake_q_adds the head writer: when r0 lets go at
+    100 nobody holds the lock until w runs, wakeup_us later, and takes it in
+    rwsem_try_write_lock. (w spun on the readers for 10.5 us, then queued.)"""
+    plan = [("r0", 0, "r", 100), ("w", 1, "w", 5)]
+    log, _ = play("modern", plan, wakeup_us=10, probes=(105,))
+    assert log == [(0, "r0", "down_read"), (0, "r0", "granted"),
+                   (1, "w", "down_write"),
+                   (100, "r0", "up"),
+                   (105, "holders", []),
+                   (110, "w", "granted"),
+                   (115, "w", "up")]
+
+
+def test_modern_rule2_reader_steals_a_free_lock_past_a_woken_writer():
     """rwsem_down_read_slowpath (v5.11+): with no writer holding it and no
-    handoff set, a reader takes the lock even though a writer waits. The head
-    writer was woken at t=100 but runs only wakeup_us later, and finds it taken."""
+    HANDOFF, a reader takes the lock although a writer waits. The head writer
+    was woken at t=100 but runs only at 110, and finds it taken; it sleeps
+    again until r1's up_read wakes it."""
     plan = [("r0", 0, "r", 100), ("w", 1, "w", 5), ("r1", 105, "r", 95)]
     log, sem = play("modern", plan, wakeup_us=10)
     assert log == [(0, "r0", "down_read"), (0, "r0", "granted"),
@@ -168,11 +201,11 @@ def test_modern_reader_steals_a_free_lock_past_a_woken_writer():
     assert sem.steals == 1
 
 
-def test_modern_reader_queues_on_a_reader_owned_lock_with_a_writer_waiting():
-    """'To prevent a constant stream of readers from starving a sleeping
-    writer', a reader does not steal a reader-owned lock: it queues. So the
-    2006 convoy still forms on today's mmap_lock, as it did in 2.6.18."""
-    plan = [("r0", 0, "r", 100), ("w", 1, "w", 5), ("r1", 2, "r", 1)]
+def test_modern_rule2_reader_queues_on_a_reader_owned_lock_with_a_writer_waiting():
+    """rwsem_down_read_slowpath: 'to prevent a constant stream of readers from
+    starving a sleeping waiter', a reader does not steal a lock other readers
+    own (rcnt > 1): it queues. So the 2006 convoy still forms on mmap_lock."""
+    plan = [("r0", 0, "r", 100), ("w", 1, "w", 5), ("r1", 20, "r", 1)]
     modern, sem = play("modern", plan, wakeup_us=10)
     assert grants(modern) == {"r0": 0, "w": 110, "r1": 115}
     assert sem.steals == 0
@@ -180,24 +213,103 @@ def test_modern_reader_queues_on_a_reader_owned_lock_with_a_writer_waiting():
     assert grants(old) == {"r0": 0, "w": 100, "r1": 105}
 
 
-def test_modern_head_reader_wakes_readers_past_queued_writers():
+def test_modern_rule5_readers_pass_a_writer_spinning_on_readers_until_it_queues():
+    """rwsem_optimistic_spin: a spinning writer is not on the wait list, so r1
+    still takes the fast path at 5; after rwsem_rspin_threshold (10.5 us for
+    one reader) w marks the lock NONSPINNABLE and queues, and r2 at 12 queues
+    behind it (rule 2)."""
+    assert rspin_threshold_us(1) == 10.5 and rspin_threshold_us(100) == 25.0
+    plan = [("r0", 0, "r", 100), ("w", 1, "w", 5), ("r1", 5, "r", 10), ("r2", 12, "r", 1)]
+    log, sem = play("modern", plan, wakeup_us=10, probes=(11,))
+    assert grants(log) == {"r0": 0, "r1": 5, "w": 110, "r2": 115}
+    assert (11, "holders", ["r0", "r1"]) in log
+    assert not sem.nonspinnable                   # cleared by the last up_read with waiters
+
+
+def test_modern_rule5_a_spinning_writer_takes_the_lock_from_a_writer_ahead_of_waiters():
+    """rwsem_optimistic_spin on a writer owner: w1 spins, and at w0's up_write
+    takes the lock before rwsem_mark_wake runs, ahead of r1, which queued
+    first (rule 6: readers are granted at wake only if no writer took it
+    first). r1 has not waited past its timeout, so no HANDOFF."""
+    plan = [("w0", 0, "w", 3000), ("r1", 1, "r", 10), ("w1", 2, "w", 50)]
+    log, sem = play("modern", plan, wakeup_us=10)
+    assert grants(log) == {"w0": 0, "w1": 3000, "r1": 3050}
+    assert sem.steals == 1 and sem.handoffs == 0
+
+
+def test_modern_rule4_writer_lock_stealing_past_a_woken_writer():
+    """A writer arriving at a free lock takes it although w1 waits (woken at
+    100, running at 110): rwsem_try_write_lock_unqueued. w1 finds it held,
+    sleeps, and is woken again by w2's up_write."""
+    plan = [("r0", 0, "r", 100), ("w1", 1, "w", 5), ("w2", 105, "w", 50)]
+    log, sem = play("modern", plan, wakeup_us=10)
+    assert grants(log) == {"r0": 0, "w2": 105, "w1": 165}
+    assert sem.steals == 1
+
+
+def test_modern_rule7_the_writer_sets_handoff_itself_when_it_runs_after_its_timeout():
+    """rwsem_try_write_lock: w (queued at 11.5 us, timeout jiffy 1) is robbed by
+    r1 at 2005 (it runs at 2010, fails, has not timed out: no HANDOFF) and by
+    r2 at 9005 (woken at 9000, not yet running: no HANDOFF yet). Running at
+    9010, in jiffy 2, it fails again and sets HANDOFF. Then r3 (9300) queues
+    behind it anyway (readers own the lock), r4 (9505) finds the lock free
+    but HANDOFF set and queues, and w2 (9506, no spinning) may not steal
+    either: w takes the lock when it runs at 9510; the readers follow, w2
+    last."""
+    plan = [("r0", 0, "r", 2000), ("w", 1, "w", 50), ("r1", 2005, "r", 6995),
+            ("r2", 9005, "r", 495), ("r3", 9300, "r", 10), ("r4", 9505, "r", 10),
+            ("w2", 9506, "w", 5)]
+    log, sem = play("modern", plan, wakeup_us=10, spin_on_owner=False)
+    assert grants(log) == {"r0": 0, "r1": 2005, "r2": 9005, "w": 9510,
+                           "r3": 9560, "r4": 9560, "w2": 9580}
+    assert (sem.steals, sem.handoffs) == (2, 1)
+    assert not sem.handoff                        # cleared when w took the lock
+
+
+def test_modern_rule8_the_waker_sets_handoff_for_a_reader_head_after_its_timeout():
+    """rwsem_mark_wake: w1, spinning on w0, takes the lock at w0's up_write
+    (10000) before the waker reaches the reader r1. r1 queued in jiffy 0 and
+    it is jiffy 2: the waker sets HANDOFF. So w2, spinning on w1, may not take
+    the lock at w1's up_write; r1 is granted then (which clears HANDOFF), and
+    w2, now spinning on a reader, gives up after 10.5 us and queues."""
+    plan = [("w0", 0, "w", 10000), ("r1", 1, "r", 100), ("w1", 2, "w", 50), ("w2", 10010, "w", 5)]
+    log, sem = play("modern", plan, wakeup_us=10)
+    assert grants(log) == {"w0": 0, "w1": 10000, "r1": 10050, "w2": 10160}
+    assert (sem.steals, sem.handoffs) == (1, 1)
+
+
+@pytest.mark.parametrize("hz, r1, w2", [(250, 6055, 6050), (1000, 6050, 6160)])
+def test_modern_rule9_the_timeout_is_div_round_up_hz_250_jiffies(hz, r1, w2):
+    """RWSEM_WAIT_TIMEOUT = DIV_ROUND_UP(HZ, 250) jiffies, tested with
+    time_after. The rule-8 schedule with w0 holding 6 ms: at HZ=250 (timeout
+    jiffy 1, now jiffy 1) r1 has not timed out and the spinning writers keep
+    taking the lock past it; at HZ=1000 (timeout jiffy 4, now jiffy 6) it has,
+    and HANDOFF gets it in at w1's up_write."""
+    assert [rwsem_wait_timeout(h) for h in (100, 250, 300, 1000)] == [1, 1, 2, 4]
+    plan = [("w0", 0, "w", 6000), ("r1", 1, "r", 100), ("w1", 2, "w", 50), ("w2", 6010, "w", 5)]
+    log, sem = play("modern", plan, wakeup_us=10, hz=hz)
+    assert grants(log) == {"w0": 0, "w1": 6000, "r1": r1, "w2": w2}
+    assert sem.handoffs == (hz == 1000)
+
+
+def test_modern_rule6_head_reader_wakes_readers_past_queued_writers():
     """rwsem_mark_wake (d3681e269fff, v5.3): when the head waiter is a reader,
-    every queued reader is woken, even those behind a writer (phase-fair);
-    2.6.18 stops at the first writer."""
+    every queued reader is granted, even those behind a writer (phase-fair);
+    2.6.18 stops at the first writer. (No spinning, so that w1 queues.)"""
     plan = [("w0", 0, "w", 10), ("r1", 1, "r", 4), ("w1", 2, "w", 5), ("r2", 3, "r", 6), ("r3", 4, "r", 1)]
-    modern, _ = play("modern", plan)
+    modern, _ = play("modern", plan, spin_on_owner=False)
     assert grants(modern) == {"w0": 0, "r1": 10, "r2": 10, "r3": 10, "w1": 16}
     old, _ = play("2.6.18", plan)
     assert grants(old) == {"w0": 0, "r1": 10, "w1": 14, "r2": 19, "r3": 19}
 
 
 def test_modern_reader_wakeup_stops_at_max_readers_wakeup():
-    """At most MAX_READERS_WAKEUP (256) readers are woken at once; the rest
+    """At most MAX_READERS_WAKEUP (256) readers are granted at once; the rest
     stay queued behind the writer that is now at the head."""
     n = MAX_READERS_WAKEUP + 10
     plan = [("w0", 0, "w", 10), ("r0", 1, "r", 5), ("w1", 2, "w", 5)]
     plan += [(f"r{i}", 3, "r", 5) for i in range(1, n)]
-    log, _ = play("modern", plan)
+    log, _ = play("modern", plan, spin_on_owner=False)
     g = grants(log)
     at_once = sorted(int(task[1:]) for task, t in g.items() if t == 10 and task.startswith("r"))
     assert at_once == list(range(MAX_READERS_WAKEUP))
@@ -205,48 +317,84 @@ def test_modern_reader_wakeup_stops_at_max_readers_wakeup():
     assert {g[f"r{i}"] for i in range(MAX_READERS_WAKEUP, n)} == {20}
 
 
-def test_modern_handoff_stops_stealing_after_rwsem_wait_timeout():
-    """4f23dbc1e657 (v5.3): once the head waiter has queued for RWSEM_WAIT_TIMEOUT
-    (about 4 ms), HANDOFF is set, nobody may steal, and the lock goes to it.
-
-    The writer w queues at t=1 behind r0. Each time a reader lets go, w is
-    woken, but a reader arriving during its wake-up steals the free lock:
-    r1, r2, r3 steal at 1005, 2005, 3005, while w has waited < 4 ms. r4
-    arrives at 4005, after w has waited 4 ms: it queues, and w gets the lock."""
-    assert RWSEM_WAIT_TIMEOUT_US == 4000.0
-    plan = [("r0", 0, "r", 1000), ("w", 1, "w", 50),
-            ("r1", 1005, "r", 995), ("r2", 2005, "r", 995), ("r3", 3005, "r", 995),
-            ("r4", 4005, "r", 10)]
-    log, sem = play("modern", plan, wakeup_us=10)
-    assert grants(log) == {"r0": 0, "r1": 1005, "r2": 2005, "r3": 3005, "w": 4010, "r4": 4060}
-    assert sem.steals == 3
-    assert (4005, "r4", "granted") not in log
+# -- the wake-up itself, driven through unlock() as the fault path does -------------
 
 
-def test_modern_handoff_grants_the_head_waiter_directly():
-    """With HANDOFF pending, the releasing task hands the lock straight to the
-    head writer (no wake-then-race): r3 lets go at 4002, when w has waited
-    4001 us, and w holds it from that instant."""
-    plan = [("r0", 0, "r", 1000), ("w", 1, "w", 50),
-            ("r1", 1005, "r", 995), ("r2", 2005, "r", 995), ("r3", 3005, "r", 997),
-            ("r4", 4005, "r", 10)]
-    log, sem = play("modern", plan, wakeup_us=10)
-    assert grants(log)["w"] == 4002
-    assert grants(log)["r4"] == 4052
-    assert sem.handoffs == 1
+@pytest.mark.parametrize("rules", ["2.6.18", "modern"])
+def test_one_up_write_grants_the_whole_batch_of_queued_readers(rules):
+    """Waking the readers wakes all of them, not only the first: after one
+    unlock() of the writer every queued reader holds the lock."""
+    env = simpy.Environment()
+    sem = RWSem(env, rules=rules)
+    assert sem.trylock("w", write=True)
+    reqs = [sem.request(f"r{i}", write=False) for i in range(5)]
+    assert not any(r.triggered for r in reqs) and len(sem.put_queue) == 5
+    sem.unlock("w")
+    assert all(r.triggered for r in reqs)
+    assert sorted(sem.holders) == [f"r{i}" for i in range(5)] and not sem.put_queue
 
 
-def test_modern_writer_takes_a_free_lock_with_waiters_unless_handoff():
-    """A writer arriving at a free lock takes it (standing in for optimistic
-    spinning, 4fc828e24cd9) -- but not while a handoff is pending."""
-    steal = [("r0", 0, "r", 100), ("w", 1, "w", 5), ("w2", 102, "w", 50)]
-    log, _ = play("modern", steal, wakeup_us=10)
-    assert grants(log) == {"r0": 0, "w2": 102, "w": 162}
-    # w is woken at 3995, after 3994 us of waiting; w2 finds the lock free at
-    # 4003, but w has now waited 4 ms: handoff is pending, w2 queues behind it
-    late = [("r0", 0, "r", 3995), ("w", 1, "w", 5), ("w2", 4003, "w", 50)]
-    log, _ = play("modern", late, wakeup_us=10)
-    assert grants(log) == {"r0": 0, "w": 4005, "w2": 4020}
+def test_2618_up_write_batch_stops_at_the_first_queued_writer():
+    """... and under 2.6.18, the batch ends at the first writer in the queue."""
+    env = simpy.Environment()
+    sem = RWSem(env, rules="2.6.18")
+    assert sem.trylock("w", write=True)
+    for name, write in [("r0", False), ("r1", False), ("w1", True), ("r2", False)]:
+        sem.request(name, write)
+    sem.unlock("w")
+    assert sorted(sem.holders) == ["r0", "r1"]
+    assert [r.task for r in sem.put_queue] == ["w1", "r2"]
+
+
+@pytest.mark.parametrize("rules", ["2.6.18", "modern"])
+def test_the_fault_paths_lock_calls_wake_and_charge_the_wake_up(rules):
+    """mm.down_read/down_write/up_read/up_write, as the fault path and the
+    syscalls call them: the trylock, the queue, unlock()'s wake-up, and the
+    wake-up latency the woken task pays. A writer holds 0-100 while a reader
+    queues; the reader is back at 100 + wakeup_us either way (granted at
+    wake). Then a reader holds 200-300 while a writer queues: 2.6.18 grants
+    the writer at up_read, modern only wakes it and it takes the lock when it
+    runs -- both are back at 300 + wakeup_us."""
+    from faultlab import mm as mmmod
+    from faultlab.record import Recorder
+
+    class T:
+        def __init__(self, name):
+            self.name = name
+
+    env = simpy.Environment()
+    rec = Recorder(env=env)
+    mm = mmmod.MM(env, rec, rules, 10.0, 1 << 10)
+    w, r = T("w"), T("r")
+
+    def writer_first():
+        yield from mmmod.down_write(mm, w)
+        yield env.timeout(100)
+        mmmod.up_write(mm, w)
+
+    def reader_then():
+        yield env.timeout(1)
+        yield from mmmod.down_read(mm, r)
+        yield env.timeout(1)
+        mmmod.up_read(mm, r)
+
+    def reader_first():
+        yield env.timeout(200)
+        yield from mmmod.down_read(mm, r)
+        yield env.timeout(100)
+        mmmod.up_read(mm, r)
+
+    def writer_then():
+        yield env.timeout(201)
+        yield from mmmod.down_write(mm, w)
+        mmmod.up_write(mm, w)
+
+    for p in (writer_first, reader_then, reader_first, writer_then):
+        env.process(p())
+    env.run()
+    got = [(t, task) for t, task, event, _ in rec.events if event == "acquire_returned"]
+    assert got == [(0, "w"), (110.0, "r"), (200, "r"), (310.0, "w")]
+    assert not mm.mmap_sem.holders and not mm.mmap_sem.put_queue
 
 
 # -- never a writer together with anyone: random schedules -------------------------
@@ -272,13 +420,15 @@ def check_exclusion(log, writers):
 
 
 @settings(max_examples=150, deadline=None)
-@given(plan=PLANS, rules=st.sampled_from(["2.6.18", "modern"]), wakeup=st.sampled_from([0.0, 5.0]))
+@given(plan=PLANS, rules=st.sampled_from(["2.6.18", "modern", "modern, no spinning"]),
+       wakeup=st.sampled_from([0.0, 5.0]))
 def test_random_schedules_never_share_a_writer_and_never_lose_a_waiter(plan, rules, wakeup):
     """Whatever the arrivals: a writer never holds the lock with anyone, every
     request is granted in the end (no lost wake-up), and under 2.6.18 the
     grant order is the request order."""
     named = [(f"{kind}{i}", at, kind, hold) for i, (at, kind, hold) in enumerate(plan)]
-    log, sem = play(rules, named, wakeup_us=wakeup)
+    kw = {"spin_on_owner": False} if rules.endswith("no spinning") else {}
+    log, sem = play(rules.split(",")[0], named, wakeup_us=wakeup, **kw)
     assert not sem.holders and not sem.put_queue
     assert sorted(task for _, task, what in log if what == "up") == sorted(n for n, *_ in named)
     check_exclusion(log, [n for n, _, kind, _ in named if kind == "w"])
@@ -327,7 +477,7 @@ def test_each_rule_set_is_a_class_and_arrivals_go_through_simpys_do_put():
     assert type(RWSem(env, rules="modern")) is RwsemModern
     assert set(RULES) == {"2.6.18", "modern"}
     for cls in RULES.values():
-        assert "_do_put" in vars(cls) and "rwsem_wake" in vars(cls)
+        assert "_do_put" in vars(cls) and "up" in vars(cls)
 
     for cls in RULES.values():
         seen = []
@@ -350,83 +500,3 @@ def test_each_rule_set_is_a_class_and_arrivals_go_through_simpys_do_put():
             env.process(task(f"t{i}", at, w))
         env.run()
         assert {"t0", "t1", "t2", "t3"} <= set(seen), cls
-
-
-# -- the wake-up itself, driven through unlock() as the fault path does -------------
-
-
-@pytest.mark.parametrize("rules", ["2.6.18", "modern"])
-def test_one_up_write_grants_the_whole_batch_of_queued_readers(rules):
-    """Waking the readers wakes all of them, not only the first: after one
-    unlock() of the writer every queued reader holds the lock."""
-    env = simpy.Environment()
-    sem = RWSem(env, rules=rules)
-    assert sem.trylock("w", write=True)
-    reqs = [sem.request(f"r{i}", write=False) for i in range(5)]
-    assert not any(r.triggered for r in reqs) and len(sem.put_queue) == 5
-    sem.unlock("w")
-    assert all(r.triggered for r in reqs)
-    assert sorted(sem.holders) == [f"r{i}" for i in range(5)] and not sem.put_queue
-
-
-def test_2618_up_write_batch_stops_at_the_first_queued_writer():
-    """... and under 2.6.18, the batch ends at the first writer in the queue."""
-    env = simpy.Environment()
-    sem = RWSem(env, rules="2.6.18")
-    assert sem.trylock("w", write=True)
-    for name, write in [("r0", False), ("r1", False), ("w1", True), ("r2", False)]:
-        sem.request(name, write)
-    sem.unlock("w")
-    assert sorted(sem.holders) == ["r0", "r1"]
-    assert [r.task for r in sem.put_queue] == ["w1", "r2"]
-
-
-@pytest.mark.parametrize("rules", ["2.6.18", "modern"])
-def test_the_fault_paths_lock_calls_wake_and_charge_the_wake_up(rules):
-    """mm.down_read/down_write/up_read/up_write, as the fault path and the
-    syscalls call them: the trylock, the queue, unlock()'s wake-up, and the
-    wake-up latency the woken task pays. A writer holds 0-100 while a reader
-    queues: the reader is back at 100 + wakeup_us. A reader holds 200-300
-    while a writer queues: 2.6.18 grants the writer at up_read, modern only
-    wakes it and it takes the lock when it runs; either way it is back at
-    300 + wakeup_us."""
-    from faultlab import mm as mmmod
-    from faultlab.record import Recorder
-
-    class T:
-        def __init__(self, name):
-            self.name = name
-
-    env = simpy.Environment()
-    rec = Recorder(env=env)
-    mm = mmmod.MM(env, rec, rules, 10.0, 1 << 10)
-    w, r = T("w"), T("r")
-
-    def writer_first():
-        yield from mmmod.down_write(mm, w)
-        yield env.timeout(100)
-        mmmod.up_write(mm, w)
-
-    def reader_then():
-        yield env.timeout(1)
-        yield from mmmod.down_read(mm, r)
-        yield env.timeout(1)
-        mmmod.up_read(mm, r)
-
-    def reader_first():
-        yield env.timeout(200)
-        yield from mmmod.down_read(mm, r)
-        yield env.timeout(100)
-        mmmod.up_read(mm, r)
-
-    def writer_then():
-        yield env.timeout(201)
-        yield from mmmod.down_write(mm, w)
-        mmmod.up_write(mm, w)
-
-    for p in (writer_first, reader_then, reader_first, writer_then):
-        env.process(p())
-    env.run()
-    got = [(t, task) for t, task, event, _ in rec.events if event == "acquire_returned"]
-    assert got == [(0, "w"), (110.0, "r"), (200, "r"), (310.0, "w")]
-    assert not mm.mmap_sem.holders and not mm.mmap_sem.put_queue

@@ -66,7 +66,8 @@ import statistics
 import matplotlib.pyplot as plt
 
 from .. import plots, record
-from ..scenario import Costs, Disk, Locker, Mapper, Reader, Scenario
+from ..rwsem import HZ
+from ..scenario import HZ_CHOICES, Costs, Disk, Locker, Mapper, Reader, Scenario
 from ..schema import THINK_FLOOR_US
 from ..sim import run
 
@@ -286,9 +287,12 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
       lone mapper loops up to 2 s if that is longer (a free-running mapper
       costs the simulation one event per step).
 
+    - ``hz``: the machine's tick rate as the calibration measured it (it sets
+      the rwsem's RWSEM_WAIT_TIMEOUT, DIV_ROUND_UP(HZ, 250) jiffies), if it
+      is one of the CONFIG_HZ choices, else the default 250.
+
     Not taken from the calibration: the kernel's fault-path costs inside the
-    model (its defaults, a few microseconds), and ``hz``: the model's
-    RWSEM_WAIT_TIMEOUT is 4 ms (HZ=250) whatever the machine's."""
+    model (its defaults, a few microseconds)."""
     from ..cpu import CPUs
 
     if path not in PATH_VIA:
@@ -306,6 +310,7 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
     reader_period = 1e6 / float(calibration["reader_alone_per_s"])
     reader_user_us = max(2 * clock_us, 0.05)
     mapper_period = 1e6 / float(calibration["mapper_alone_per_s"])
+    hz = calibration.get("hz") if calibration.get("hz") in HZ_CHOICES else HZ
     costs = dataclasses.replace(Costs(), mmap_us=mmap_us, munmap_us=munmap_us, syscall_entry_us=0.0,
                                 wakeup_us=float(wakeup_us))
     placement = {"split": CPUs(n=2, affinity=(("reader", 0), ("mapper", 1)),
@@ -314,7 +319,7 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
                               slice_us=float(calibration["slice_us"])),
                  "free": CPUs(n=2, slice_us=float(calibration["slice_us"]))}[cpus]
     return Scenario(
-        policy="per_vma_lock", rwsem="modern", ra_pages=0, file_pages=1 << 24, seed=0,
+        policy="per_vma_lock", rwsem="modern", hz=hz, ra_pages=0, file_pages=1 << 24, seed=0,
         disk=Disk(latency_ms=(reader_period - reader_user_us) / 1000.0, distribution="fixed"),
         costs=costs, cpus=placement,
         threads=(Reader(name="reader", pattern="cold", via=PATH_VIA[path], think_us=reader_user_us),

@@ -46,6 +46,12 @@ def get_policy(name: str):
         raise ValueError(f"policy: unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
 
 
+def rwsem_rules(scenario) -> str:
+    """The rwsem rules a run uses: the scenario's pick, else its policy's era
+    ("2.6.18" for the 2006 designs and 2.6.37, "modern" for 5.7 and later)."""
+    return scenario.rwsem or get_policy(scenario.policy).era
+
+
 def _story_order(policy) -> tuple:
     return (policy.notebook, policy.year, policy.name)
 

@@ -34,7 +34,8 @@ explorers and the run's defaults, never by the fault path):
     kernel    the kernel (or patch) it follows
     source    where to read it: mail Message-ID, commit, file
     summary   one line for tables and the CLI
-    era       "2.6.18" or "modern": whose rwsem rules a run uses unless the scenario picks
+    era       "2.6.18" or "modern": the rwsem rules of its time, which a run uses
+              unless the scenario picks (policies.rwsem_rules)
     notebook  the notebook that introduces it; with ``year`` it orders the registry
     year      when the design was proposed or merged
     injects_bugs  True only for a variant that is broken on purpose
