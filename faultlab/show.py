@@ -174,6 +174,56 @@ def stream_of_readers(rules, hold_us=1000.0, wakeup_us=20.0, until_us=20000.0):
     return wait["W"], sem.steals, sem.handoffs
 
 
+def handoff_steps(hold_us=1000.0, wakeup_us=20.0, writer_at_us=100.0, hz=250, until_us=20000.0):
+    """``stream_of_readers`` under the modern rules, release by release: one row
+    per up_read of the reader after the writer queued, read just after the woken
+    writer has run -- the release time (us), the jiffy then, the writer's
+    ``timeout`` jiffy, who holds the lock, and whether HANDOFF is set -- up to the
+    release at which the writer takes the lock. Also the time it queued (us)."""
+    env = simpy.Environment()
+    sem = RWSem(env, rules="modern", wakeup_us=wakeup_us, hz=hz)
+    state = {"rows": [], "req": None, "queued_us": None}
+
+    def look(released):
+        req = state["req"]
+        state["rows"].append({"released_us": released, "jiffies": sem.jiffies(), "timeout": req.timeout,
+                              "holder": "+".join(sorted(sem.holders)) or "nobody",
+                              "handoff": sem.handoff})
+
+    def reader():
+        while state["req"] is None or not state["req"].triggered:
+            yield sem.request("R", write=False)
+            yield env.timeout(hold_us)
+            sem.unlock("R")
+            if state["req"] is not None and not state["req"].triggered:
+                env.timeout(wakeup_us + 0.5).callbacks.append(lambda _e, t=env.now: look(t))
+
+    def writer():
+        yield env.timeout(writer_at_us)
+        state["req"] = req = sem.request("W", write=True)
+        while req not in sem.put_queue and not req.triggered:
+            yield env.timeout(0.5)                     # spinning on the readers, then it queues
+        state["queued_us"] = env.now
+        yield req
+        yield env.timeout(50.0)
+        sem.unlock("W")
+
+    env.process(reader())
+    env.process(writer())
+    env.run(until=until_us)
+    return state["rows"], state["queued_us"]
+
+
+def handoff_table(rows, queued_us) -> str:
+    """``handoff_steps``' result as a table (times in ms)."""
+    lines = [f"writer queued at {queued_us / 1000:.4f} ms, after spinning on the reader",
+             f"{'release ms':>10} {'jiffies':>7} {'timeout':>7} {'holder':>7} {'HANDOFF':>8}"]
+    for r in rows:
+        lines.append(f"{r['released_us'] / 1000:10.3f} {r['jiffies']:7d} {r['timeout']:7d} "
+                     f"{r['holder']:>7} {'set' if r['handoff'] else '-':>8}")
+    return "\n".join(lines)
+
+
 # -- scenarios the notebooks build ------------------------------------------------------------
 
 def three_threads(policy="sync", hot_page=7, hot_at_ms=2.0, disk_ms=10.0, until_ms=12.0):

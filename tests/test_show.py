@@ -1,6 +1,8 @@
 """faultlab.show: the notebooks' helpers return what a student reads."""
 from __future__ import annotations
 
+import pytest
+
 import faultlab
 from faultlab import show, workloads
 from faultlab.policies import nopage_retry, sync
@@ -86,3 +88,19 @@ def test_rows_table_aligns_and_formats():
     text = show.rows_table([{"p": "sync", "ms": 19.8096, "n": None}, {"p": "refault", "ms": 1.27, "n": 3}],
                            [("policy", "p"), ("ms", "ms"), ("n", "n")], none="never")
     assert text.splitlines() == ["policy     ms      n", "sync     19.8  never", "refault  1.27      3"]
+
+
+@pytest.mark.parametrize("hz", [250, 1000])
+def test_handoff_steps_follow_the_writer_set_handoff_rule(hz):
+    """Release by release: the woken writer finds the lock stolen while its wait has
+    not passed its timeout jiffy; at the first release after it has, the writer
+    fails once more and sets HANDOFF itself; at the next release it gets the lock."""
+    rows, queued_us = show.handoff_steps(hz=hz)
+    assert queued_us > 100.0                                  # it spun on the reader first
+    timed_out = [r["jiffies"] > r["timeout"] for r in rows]
+    first = timed_out.index(True)
+    assert all(r["holder"] == "R" and not r["handoff"] for r in rows[:first])
+    assert rows[first]["holder"] == "R" and rows[first]["handoff"]
+    assert rows[first + 1:] and rows[first + 1]["holder"] == "W" and not rows[first + 1]["handoff"]
+    assert len(rows) == first + 2
+    assert len(show.handoff_table(rows, queued_us).splitlines()) == len(rows) + 2
