@@ -34,6 +34,7 @@ asked, says it is working meanwhile, and shows a table and wrapped prose.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import io
 import math
@@ -61,10 +62,57 @@ _BUSY_STYLE = "<style>.faultlab-busy{opacity:0.4;transition:opacity 0.1s}</style
 FIGURE_DPI = 72
 
 
+_LAYOUTS: dict = {}       # layout_key(fig) -> the axes' positions constrained layout gave that shape
+_LAYOUTS_KEPT = 256
+
+
+def _tick_texts(axis) -> tuple:
+    """The tick labels an axis will draw (what their size takes from the layout)."""
+    lo, hi = sorted(axis.get_view_interval())
+    locs = [v for v in axis.get_major_locator()() if lo <= v <= hi]
+    return tuple(axis.get_major_formatter().format_ticks(locs))
+
+
+def layout_key(fig) -> tuple:
+    """Everything constrained layout places a figure's axes by: the figure's size and, for
+    each Axes, its position in the grid and the text around it (tick labels, axis labels,
+    titles, texts, legend entries), and the figure's own legends and titles."""
+    def legend(leg):
+        return None if leg is None else (tuple(t.get_text() for t in leg.get_texts()), leg._ncols)
+    parts = [tuple(fig.get_size_inches().round(4)), fig.dpi]
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        parts.append((None if spec is None else (spec.rowspan, spec.colspan),
+                      _tick_texts(ax.xaxis), _tick_texts(ax.yaxis), ax.get_xlabel(), ax.get_ylabel(),
+                      tuple(ax.get_title(loc=w) for w in ("left", "center", "right")),
+                      tuple((t.get_text(), tuple(t.get_position())) for t in ax.texts),
+                      legend(ax.get_legend())))
+    parts.append(tuple(legend(leg) for leg in fig.legends))
+    parts.append(tuple(t.get_text() for t in (fig._suptitle, fig._supxlabel, fig._supylabel) if t))
+    return tuple(parts)
+
+
 def png_bytes(fig) -> bytes:
-    """The figure as PNG, as a notebook would show it."""
+    """The figure as PNG, as a notebook would show it.
+
+    A figure laid out by constrained layout costs a layout pass and an extra drawing
+    pass on every save, most of a redraw's time. The positions the layout gives a figure
+    are kept under ``layout_key(fig)``; a later figure with the same key (an explorer's
+    redraw after a control changed the bars, not the text around them) gets those
+    positions and is saved without a layout engine: the same picture, drawn once."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    key = layout_key(fig) if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) else None
+    kept = _LAYOUTS.get(key) if key is not None else None
+    if kept is not None:
+        fig.set_layout_engine(None)
+        for ax, pos in zip(fig.axes, kept):
+            ax.set_position(pos)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    if key is not None and kept is None:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = [ax.get_position(original=False).frozen() for ax in fig.axes]
     return buf.getvalue()
 
 
@@ -210,6 +258,7 @@ class Explorer:
             self._figure = Figure(layout="constrained")
             FigureCanvasAgg(self._figure)
         self._figure.clf()
+        self._figure.set_layout_engine("constrained")     # png_bytes may have set it aside
         self._figure.set_size_inches(11, min(2.2 + 0.45 * lanes, 14))
         return self._figure.add_subplot()
 
@@ -522,6 +571,8 @@ class Reveal:
 
     def _credit(self) -> str:
         fn = self.answer_fn
+        while isinstance(fn, functools.partial):          # Reveal(functools.partial(lessons.f, run))
+            fn = fn.func
         name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".strip(".")
         if not name.startswith("faultlab.") or "<" in name:
             return ""

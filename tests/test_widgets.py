@@ -257,3 +257,43 @@ def test_a_control_change_shows_a_busy_state_until_the_new_figure(monkeypatch):
     assert ex.status.value == "" and "faultlab-busy" not in ex.image._dom_classes
     assert ex.image is image and ex.image.value != before and ex.image.value[:4] == b"\x89PNG"
 
+
+
+def test_a_redraw_reuses_the_layout_and_draws_the_same_picture():
+    """png_bytes keeps the positions constrained layout gave a figure's shape; a redraw of the
+    same shape is saved without the layout pass, pixel for pixel what a fresh layout draws;
+    a change of the text around the plot (another lane label) is a new shape."""
+    import io
+    import numpy as np
+    from PIL import Image
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png)))
+
+    widgets._LAYOUTS.clear()
+    ex = LivelockExplorer(until_ms=20)
+    assert len(widgets._LAYOUTS) == 1
+    ex.update()
+    kept = ex.image.value
+    assert ex.last_figure.get_layout_engine() is None            # saved with the kept positions
+    widgets._LAYOUTS.clear()
+    ex.update()
+    fresh = ex.image.value
+    assert ex.last_figure.get_layout_engine() is not None        # laid out anew
+    assert (pixels(kept) == pixels(fresh)).all()
+    key = widgets.layout_key(ex.figure(ex.last_result))
+    ex.set(evict_period_us=2.0)                                  # the evictor's lane label changes
+    assert len(widgets._LAYOUTS) == 2 and key in widgets._LAYOUTS
+
+
+def test_reveal_names_the_answer_function_also_through_a_partial():
+    """The answer credits the faultlab function that computed it, also when the notebook binds
+    its arguments with functools.partial (notebook 07's exercises)."""
+    import functools
+    from faultlab import exercises
+    direct = Reveal(exercises.reader_before_writer)
+    bound = Reveal(functools.partial(exercises.reader_before_writer))
+    for r in (direct, bound):
+        r.reveal()
+        assert "faultlab.exercises.reader_before_writer()" in r.answer.value
+    assert bound.question is None                       # the question stands in the notebook, once
