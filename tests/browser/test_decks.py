@@ -218,9 +218,11 @@ def test_deck_offline(notebook, decks, deck_page):
 
     shrunk = [s for s in scales if s < 0.999]
     small = [f"{w['h']}.{w['v'] or 0} ({s:.2f})" for w, s in zip(slides, scales) if s < SMALL]
+    smallest = min(range(len(scales)), key=scales.__getitem__)
+    where = f"{slides[smallest]['h']}.{slides[smallest]['v'] or 0}"
     print(
         f"{deck.name}: {len(slides)} slides, {widgets['drawn']} widgets drawn, "
-        f"{len(shrunk)} shrunk to fit" + (f" (smallest {min(shrunk):.2f})" if shrunk else "")
+        f"{len(shrunk)} shrunk to fit, smallest scale {scales[smallest]:.2f} (slide {where})"
         + (f"; below {SMALL} (small print, worth splitting): {', '.join(small)}" if small else "")
     )
     assert not page.blocked, f"{deck.name}: the deck asked the network for {page.blocked}"
