@@ -539,11 +539,19 @@ def test_procmem_on_separate_cpus_ties_the_mapper_to_the_reader(bench, clean_aft
     _need_cpus(2)
     s = bench("procmem", "split").summary()
     assert s["reader_per_s"] > 5
-    # Tied to the reader: a few loops in the short gap between two reads (how many
-    # depends on how fast the woken writer runs: about one on a busy machine, four
-    # or five on an idle one), far below its lone rate.
-    assert s["mapper_per_s"] <= 10 * s["reader_per_s"], s
+    # Tied to the reader: the mapper loops only while no read holds mmap_lock, so
+    # never faster than its lone rate times the lock's free share of the time
+    # (twice that, for the spread of read lengths around the median) ...
+    free = max(0.0, 1.0 - s["reader_per_s"] * s["read_ms_median"] / 1000.0)
+    assert s["mapper_per_s"] <= 2 * free * s["mapper_alone_per_s"], s
     assert s["mapper_alone_per_s"] > 20 * s["mapper_per_s"], s
+    # ... and that free time is the short gap between two reads: a few loops per read
+    # (one to five, by how fast the woken writer runs). Another process that takes the
+    # reader's CPU between two reads lengthens the gap (17 loops per read measured at a
+    # load average of 2.4 on 2 CPUs), so this part is checked only on a machine no
+    # busier than it has CPUs, as in test_fault_path_keeps_the_mapper_going.
+    if os.getloadavg()[0] <= len(os.sched_getaffinity(0)):
+        assert s["mapper_per_s"] <= 10 * s["reader_per_s"], s
     assert s["mapper_max_ms"] >= 0.5 * s["read_ms_median"], s     # most of a read
 
 
