@@ -134,16 +134,33 @@ def trylock_page(page: Page) -> bool:
     return True
 
 
+def _queue(env, page: Page, queue: str):
+    """A new event for a task about to sleep, appended to ``page``'s ``queue``
+    (``_lock_waiters``: woken one at a time, handed the lock; ``_unlock_waiters``:
+    all woken at unlock_page)."""
+    ev = env.event()
+    if getattr(page, queue) is _NO_WAITERS:
+        setattr(page, queue, [])
+    getattr(page, queue).append(ev)
+    return ev
+
+
+def _sleep_killable(env, page: Page, queue: str, kill):
+    """Sleep on ``queue`` until woken (True) or killed first (None, off the queue)."""
+    ev = _queue(env, page, queue)
+    yield env.any_of((ev, kill))
+    if ev.triggered:                 # woken (even if killed in the same instant)
+        return True
+    getattr(page, queue).remove(ev)
+    return None
+
+
 def lock_page(env, page: Page):
     """Sleep until we hold the page lock. Yields only if it had to wait;
     returns True if it slept (the caller then pays a wake-up)."""
     if trylock_page(page):
         return False
-    ev = env.event()
-    if page._lock_waiters is _NO_WAITERS:
-        page._lock_waiters = []
-    page._lock_waiters.append(ev)
-    yield ev
+    yield _queue(env, page, "_lock_waiters")
     return True
 
 
@@ -151,44 +168,25 @@ def wait_on_page_locked(env, page: Page):
     """Sleep until the page is unlocked; returns True if it slept."""
     if not page.locked:
         return False
-    ev = env.event()
-    if page._unlock_waiters is _NO_WAITERS:
-        page._unlock_waiters = []
-    page._unlock_waiters.append(ev)
-    yield ev
+    yield _queue(env, page, "_unlock_waiters")
     return True
 
 
 def lock_page_killable(env, page: Page, kill):
     """__lock_page_killable (2.6.26+): lock_page, but SIGKILL (``kill``, an
-    event) ends the wait. Returns None if killed without the lock, else what
+    event) ends the wait. Returns None if killed without the lock (a task woken
+    and killed in the same instant was handed the lock: True), else what
     lock_page returns."""
     if trylock_page(page):
         return False
-    ev = env.event()
-    if page._lock_waiters is _NO_WAITERS:
-        page._lock_waiters = []
-    page._lock_waiters.append(ev)
-    yield env.any_of((ev, kill))
-    if ev.triggered:                 # handed the lock (even if killed in the same instant)
-        return True
-    page._lock_waiters.remove(ev)
-    return None
+    return (yield from _sleep_killable(env, page, "_lock_waiters", kill))
 
 
 def wait_on_page_locked_killable(env, page: Page, kill):
     """wait_on_page_locked_killable (37b23e0525d3): returns None if killed."""
     if not page.locked:
         return False
-    ev = env.event()
-    if page._unlock_waiters is _NO_WAITERS:
-        page._unlock_waiters = []
-    page._unlock_waiters.append(ev)
-    yield env.any_of((ev, kill))
-    if ev.triggered:
-        return True
-    page._unlock_waiters.remove(ev)
-    return None
+    return (yield from _sleep_killable(env, page, "_unlock_waiters", kill))
 
 
 def unlock_page(page: Page) -> None:
