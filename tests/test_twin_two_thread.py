@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from faultlab.kernel_lab import two_thread, twin
 from faultlab.kernel_lab.twin import predict_two_thread, two_thread_twin
 
 # a calibration of the shape calibrate() returns (fixed here, not measured; the
@@ -65,3 +66,15 @@ def test_deterministic():
 def test_bad_input_is_named(bad, field):
     with pytest.raises(ValueError, match=field):
         predict_two_thread(bad.get("cal", dict(CAL)), bad.get("path", "procmem"), bad.get("cpus", "split"))
+
+
+def test_relock_race_explains_the_procmem_split_twin():
+    """The twin's reader asks for mmap_lock again sooner than the woken mapper runs,
+    so the mapper gets the lock only by HANDOFF: one syscall per two reads, a
+    quarter loop per read. The kernel's gap comes from its tracepoints."""
+    runs = two_thread.load_recorded_runs()
+    x = twin.relock_race(runs[("procmem", "split")])
+    assert x["twin_relock_us"] < x["wakeup_us"]
+    assert x["twin_loops_per_read"] == pytest.approx(0.25, abs=0.03)
+    assert twin.relock_race(runs[("fault", "split")]) is None          # no tracepoint gaps recorded
+    assert "procmem split" in twin.relock_race_text(runs)

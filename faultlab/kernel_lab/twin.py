@@ -338,11 +338,65 @@ def predict_two_thread(calibration: dict, path: str, cpus: str) -> dict:
     s = result.summary()
     done = [c for c in result.syscalls if c.task == "mapper" and c.end_us is not None]
     longest = max((c.end_us - c.requested_us for c in done), default=0.0)
+    gaps = record.fold(result.events, record.RelockGaps("reader"))
     return {"mapper_per_s": s["threads"]["mapper"]["ops_per_s"],
             "reader_per_s": s["threads"]["reader"]["ops_per_s"],
             "mapper_max_ms": round(longest / 1000.0, 3),
+            "reader_relock_us": round(statistics.median(gaps), 3) if gaps else None,
             "path": path, "cpus": cpus, "policy": scenario.policy, "rwsem": scenario.rwsem,
             "until_ms": scenario.until_ms}
+
+
+def relock_race(result) -> dict | None:
+    """Why the twin of a ``procmem`` run gives the mapper the rate it does: the race,
+    at each of the reader's up_read, between the reader asking for mmap_lock again
+    and the woken mapper running. From ``result`` (a live or recorded
+    :class:`~faultlab.kernel_lab.two_thread.BenchResult` with tracepoints):
+    ``measured_relock_us`` (median released -> next start_locking of the reader,
+    from the kernel's tracepoints), ``twin_relock_us`` (the same in the twin's
+    run), ``wakeup_us`` (the calibration's wake-up onto an idle CPU, which the
+    twin charges the woken mapper), and the mapper loops per reader access,
+    measured and predicted. None when the run has no tracepoint gaps or no
+    calibration.
+
+    The twin's reader asks again after its user time (two clock reads): the
+    calibration gives it no other time outside mmap_lock, so in the twin the
+    reader's next fault always comes before the woken mapper runs, steals the
+    lock (rwsem_down_read_slowpath), and the mapper gets the lock only by
+    HANDOFF, one syscall per two reads. In the kernel the reader's time from
+    mmap_read_unlock to its next mmap_read_lock (the rest of the pread: copy out
+    in mem_rw, mmput, free_page, the return to user; the next pread's entry and
+    mem_rw's page allocation, fs/proc/base.c) is the measured relock gap; when
+    it is longer than the mapper's wake-up the mapper takes the free lock first
+    and loops until the reader asks again."""
+    gaps = result.relock_gaps_us()
+    cal = result.calibration or {}
+    if not gaps or not cal:
+        return None
+    pred = predict_two_thread(dict(cal), result.path, result.cpus)
+    s = result.summary()
+    reads = s["reader_per_s"] or None
+    return {"path": result.path, "cpus": result.cpus,
+            "measured_relock_us": round(statistics.median(gaps), 1),
+            "twin_relock_us": pred["reader_relock_us"],
+            "wakeup_us": cal.get("wakeup_us") or cal.get("wakeup_same_cpu_us"),
+            "measured_loops_per_read": round(s["mapper_per_s"] / reads, 2) if reads else None,
+            "twin_loops_per_read": round(pred["mapper_per_s"] / pred["reader_per_s"], 2)
+                                   if pred["reader_per_s"] else None}
+
+
+def relock_race_text(results) -> str:
+    """``relock_race`` of each run that has tracepoint gaps, one line each."""
+    lines = []
+    for r in results.values():
+        x = relock_race(r)
+        if x is None:
+            continue
+        lines.append(f"{x['path']:<8}{x['cpus']:<6} reader asks again after {x['measured_relock_us']:.1f} us "
+                     f"(twin {x['twin_relock_us']:.2f} us); the mapper's wake-up {x['wakeup_us']:.1f} us; "
+                     f"mapper loops per read: measured {x['measured_loops_per_read']}, "
+                     f"twin {x['twin_loops_per_read']}")
+    return "\n".join(lines) or "No run here has tracepoint gaps and a calibration."
 
 
 # -- verdicts and figures for the notebook ---------------------------------------------
