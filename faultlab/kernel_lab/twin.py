@@ -356,8 +356,8 @@ def relock_race(result) -> dict | None:
     from the kernel's tracepoints), ``twin_relock_us`` (the same in the twin's
     run), ``wakeup_us`` (the calibration's wake-up onto an idle CPU, which the
     twin charges the woken mapper), and the mapper loops per reader access,
-    measured and predicted. None when the run has no tracepoint gaps or no
-    calibration.
+    measured and predicted. None for a ``fault`` run (its reader holds no
+    mmap_lock while it waits) or one without tracepoint gaps or a calibration.
 
     The twin's reader asks again after its user time (two clock reads): the
     calibration gives it no other time outside mmap_lock, so in the twin the
@@ -371,7 +371,7 @@ def relock_race(result) -> dict | None:
     and loops until the reader asks again."""
     gaps = result.relock_gaps_us()
     cal = result.calibration or {}
-    if not gaps or not cal:
+    if result.path != "procmem" or not gaps or not cal:
         return None
     pred = predict_two_thread(dict(cal), result.path, result.cpus)
     s = result.summary()
