@@ -320,3 +320,29 @@ def rows_table(rows, columns, none="never") -> str:
     widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                      .rstrip() for r in cells)
+
+
+def live_beside_2010(results) -> str:
+    """The live two-thread benchmark's split-CPU runs (``kernel_lab.lessons.benchmarks``) beside
+    Lespinasse's 2010 figures (``analysis.PUBLISHED_TWO_THREAD``; his reader ran at about 55
+    reads/s): reader rate, mapper loops/s and mapper loops per read, one row each."""
+    from .analysis import PUBLISHED_TWO_THREAD
+    rows = [("2010, before the series: the fault holds mmap_sem across the read", 55.0, PUBLISHED_TWO_THREAD["sync"]),
+            ("2010, after: VM_FAULT_RETRY (merged in 2.6.37)", 55.0, PUBLISHED_TWO_THREAD["vm_fault_retry"])]
+    kernel = ""
+    for path, what in (("procmem", "/proc/self/mem read (GUP holds mmap_lock across it)"),
+                       ("fault", "ordinary fault (per-VMA lock)")):
+        r = results.get((path, "split"))
+        if r is None:
+            continue
+        s = r.summary()
+        kernel = s.get("kernel", kernel)
+        rows.append((f"today, {what}", s["reader_per_s"], s["mapper_per_s"]))
+    head = f"{'run':<64}{'reader/s':>9}{'mapper/s':>11}{'per read':>10}"
+    lines = [head, "-" * len(head)]
+    for label, reader, mapper in rows:
+        per_read = mapper / reader if reader else float("nan")
+        lines.append(f"{label:<64}{reader:>9.1f}{mapper:>11,.1f}{per_read:>10.2f}")
+    if kernel:
+        lines.append(f"(today: Linux {kernel}, reader and mapper on separate CPUs)")
+    return "\n".join(lines)

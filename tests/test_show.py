@@ -104,3 +104,17 @@ def test_handoff_steps_follow_the_writer_set_handoff_rule(hz):
     assert rows[first + 1:] and rows[first + 1]["holder"] == "W" and not rows[first + 1]["handoff"]
     assert len(rows) == first + 2
     assert len(show.handoff_table(rows, queued_us).splitlines()) == len(rows) + 2
+
+
+def test_live_beside_2010_puts_the_recorded_runs_under_the_published_rows():
+    from faultlab.kernel_lab import lessons
+    results, live, _ = lessons.benchmarks(live=False)
+    text = show.live_beside_2010(results)
+    lines = text.splitlines()
+    assert lines[2].startswith("2010, before") and lines[2].split()[-1] == "1.00"        # 55 beside 55
+    assert "15,000.0" in lines[3]
+    procmem = results[("procmem", "split")].summary()
+    row = next(line for line in lines if line.startswith("today, /proc/self/mem"))
+    assert f"{procmem['mapper_per_s']:,.1f}" in row
+    assert f"Linux {procmem['kernel']}" in lines[-1]
+    assert show.live_beside_2010({}).count("\n") == 3                                    # the 2010 rows only
