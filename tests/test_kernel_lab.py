@@ -556,8 +556,13 @@ def test_procmem_on_separate_cpus_ties_the_mapper_to_the_reader(bench, clean_aft
 
 
 def test_procmem_on_one_cpu_lets_the_mapper_run(bench, clean_after):
+    """On one CPU the woken mapper runs before the reader can ask again, and every loop
+    it makes meanwhile needs no wait: tens to hundreds of loops per read, against at most
+    a few on separate CPUs. Measured on 6.18 (EEVDF), 5 s runs: 4,918 to 6,848 loops/s
+    beside 50 to 52 reads/s (98 to 130 per read), once 54,000/s (about 1,000 per read);
+    100 per read sits inside that spread, so the check asks for 20."""
     s = bench("procmem", "same").summary()
-    assert s["mapper_per_s"] >= 100 * s["reader_per_s"], s
+    assert s["mapper_per_s"] >= 20 * s["reader_per_s"], s
 
 
 def test_fault_path_keeps_the_mapper_going(bench, clean_after):

@@ -117,8 +117,8 @@ def facts(results) -> dict:
             check(ps, lambda x: x["mapper_per_s"] <= 10 * x["reader_per_s"]),
         "procmem, separate CPUs: mapper's longest call lasts most of a read":
             check(ps, lambda x: x["mapper_max_ms"] >= 0.5 * x["read_ms_median"]),
-        "procmem, one CPU: mapper at least 100x the reader's rate":
-            check(pm, lambda x: x["mapper_per_s"] >= 100 * x["reader_per_s"]),
+        "procmem, one CPU: mapper at least 20x the reader's rate":
+            check(pm, lambda x: x["mapper_per_s"] >= 20 * x["reader_per_s"]),
         "fault, separate CPUs: mapper keeps at least half its lone rate":
             check(fs, lambda x: x["mapper_per_s"] >= 0.5 * x["mapper_alone_per_s"]),
         "fault, separate CPUs: 99.9% of mapper calls under a tenth of a read":
@@ -257,8 +257,9 @@ def placement(results) -> str:
         lines.append(f"procmem, cpus={cpus:<5}: {per_read:10.1f} mapper loops per reader access")
     return ("\n".join(lines) + "\n\n"
             "On separate CPUs the reader returns from its pread and asks for mmap_lock again within\n"
-            "microseconds, on a CPU of its own: before the woken mapper has run, or just after one\n"
-            "call, so the mapper gets about one loop per read. On one CPU the woken mapper and the\n"
-            "reader share the CPU: while the mapper runs the reader cannot ask for the lock again,\n"
-            "and every loop the mapper makes in that time needs no wait at all. The lock rules are\n"
-            "the same; what differs is who is on a CPU when the lock comes free.")
+            "tens of microseconds, on a CPU of its own: often before the woken mapper has run, or\n"
+            "after a few of its calls, so the mapper gets at most a few loops per read (a fraction\n"
+            "of one when the reader usually wins the race for the free lock). On one CPU the woken\n"
+            "mapper and the reader share the CPU: while the mapper runs the reader cannot ask for\n"
+            "the lock again, and every loop the mapper makes in that time needs no wait at all. The\n"
+            "lock rules are the same; what differs is who is on a CPU when the lock comes free.")
