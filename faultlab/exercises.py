@@ -350,19 +350,33 @@ def fast_disk_hides_nothing() -> Answer:
         "scope, not on timing, is not hidden by a faster machine."))
 
 
-def page_survives_truncate() -> Answer:
-    """04, Exercise 4.4: an ftruncate during the read that keeps the faulted page, under sync and lock_page_nopage."""
-    rows = [("policy", "guard", "->nopage calls", "how the fault ended", "kernel bugs")]
-    for r in analysis.truncate_race_table(policies=("sync", "lock_page_nopage"), beyond=False):
-        rows.append((r["policy"], r["guard"], str(r["truncate_retries"] + 1), r["outcome"], str(r["kernel_bugs"])))
+def page_lock_across_the_wait() -> Answer:
+    """04, Exercise 4.4: truncate_race under lock_page_nopage and nopage_retry: when truncate gets the page's lock."""
+    rows = [("policy", "read done (µs)", "truncate gets the page lock (µs)", "fault ends (µs)", "how it ended")]
+    got = {}
+    for p in ("lock_page_nopage", "nopage_retry"):
+        t = analysis.truncate_lock_order(policy=p)
+        got[p] = t
+        rows.append((p, f"{t['read_done_us']:.1f}", f"{t['truncate_got_us']:.1f}", f"{t['fault_end_us']:.1f}",
+                     t["outcome"]))
+    lp, nr = got["lock_page_nopage"], got["nopage_retry"]
+    lp_order = "after" if lp["truncate_got_us"] > lp["fault_end_us"] else "before"
+    nr_order = "before" if nr["truncate_got_us"] < nr["fault_end_us"] else "after"
     return Answer(tuple(rows), (
-        "Under sync (2.6.18) the fault drops its page and calls ->nopage again, although the page it had is "
-        "still in the file. truncate_count says only that some unmap_mapping_range ran on this file since the "
-        "fault sampled it, not which pages it touched, so do_no_page cannot tell a truncate that removed its "
-        "page from one that did not. The second call finds the page in the cache at once.\n\n"
-        "Under lock_page_nopage nothing is redone. The check is about the page itself, made under its lock: "
-        "is it still in this file (page->mapping), and is it inside i_size? Truncate needs the same lock to "
-        "remove it, so the answer cannot change until the pte is set and the page unlocked."))
+        f"Under lock_page_nopage the truncater gets the page lock {lp_order} the fault ends: the fault holds "
+        "mmap_sem throughout, takes the page lock when it finds the page, checks i_size under it and lets it "
+        "go only once the pte is set. Under nopage_retry the truncater gets the lock "
+        f"{nr_order} the fault ends, as soon as the read completes: the fault waited with mmap_sem dropped, "
+        "holding only a reference to the page, and must retake mmap_sem before it can map anything. Its "
+        "rerun then finds the page gone past the new end of file and ends in SIGBUS; the reference kept the "
+        "page's memory alive, not its place in the file.\n\n"
+        "Why not keep the page locked from the end of the read until the rerun maps it? Every fault takes "
+        "mmap_sem first and the page lock second (do_page_fault, then ->nopage's lock_page). A fault that held "
+        "a page lock while it waited in down_read would take them the other way round. Suppose a writer such "
+        "as munmap is queued on mmap_sem, waiting for a reader that is itself asleep in lock_page on that "
+        "same page: the reader waits for our fault, our fault waits behind the writer, the writer waits for "
+        "the reader, and nobody moves. So the retry designs hold a reference across the wait and recheck "
+        "the page after relocking; the model follows that order and does not run the deadlock itself."))
 
 
 # -- 05 Seqcount -------------------------------------------------------------------------------------

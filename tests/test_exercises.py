@@ -183,10 +183,15 @@ def test_only_the_page_flag_sends_siblings_to_the_synchronous_path():
             assert found > 0 and held > 0.0
 
 
-def test_truncate_count_redoes_nopage_for_a_page_that_survived_and_the_page_lock_does_not():
-    a = exercises.page_survives_truncate()
-    assert row(a, "sync")[2:] == ("2", "MAJOR", "0")
-    assert row(a, "lock_page_nopage")[2:] == ("1", "MAJOR", "0")
+def test_only_the_design_without_a_dropped_lock_keeps_the_page_locked_until_the_pte_is_set():
+    a = exercises.page_lock_across_the_wait()
+    lp, nr = row(a, "lock_page_nopage"), row(a, "nopage_retry")
+    read_lp, got_lp, end_lp = (float(x) for x in lp[1:4])
+    read_nr, got_nr, end_nr = (float(x) for x in nr[1:4])
+    assert read_lp <= end_lp < got_lp                 # truncate waits until the fault has mapped the page
+    assert read_nr <= got_nr < end_nr                 # truncate slips in while the fault retakes mmap_sem
+    assert lp[4] == nr[4] == "SIGBUS"
+    assert "gets the page lock after the fault ends" in a.text and "gets the lock before the fault ends" in a.text
 
 
 def test_munmap_moves_the_mm_count_and_ftruncate_the_mappings():
