@@ -201,3 +201,17 @@ def test_munmap_moves_the_mm_count_and_ftruncate_the_mappings():
     assert got[("seqcount", "ftruncate")] == ("0", "1", "1")
     assert got[("sync", "munmap")] == ("0", "0", "0")
     assert got[("sync", "ftruncate")] == ("0", "0", "1")
+
+
+def test_lab_reader_holds_mmap_lock_for_the_whole_read_only_through_proc_self_mem():
+    from faultlab import kernel_lab
+    from faultlab.kernel_lab import lessons
+    recorded = kernel_lab.load_recorded()
+    holds = lessons.reader_lock_holds(recorded)
+    delay = {p: float(recorded[p].delay_ms) for p in holds}
+    (at, held), = holds["procmem"]
+    assert at < 1.0 and held > 0.9 * delay["procmem"]          # taken at the start, kept through the read
+    assert holds["fault"], "the fault's retry takes mmap_lock once"
+    assert all(a > 0.9 * delay["fault"] and h < 1.0 for a, h in holds["fault"])   # only after the read, briefly
+    text = lessons.lock_holds_text(recorded)
+    assert "no 'locked' pointer" in text and "VM_FAULT_RETRY" in text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from .. import run as run_model
+from .. import record, run as run_model
 from . import twin, two_thread
 from .errors import LabError
 
@@ -191,36 +191,54 @@ def window(r, span_ms: float = 60.0) -> tuple[float, float]:
 
 
 # ------------------------------------------------------ exercise answers
-def slower_disk(recorded) -> str:
-    """Exercise 1: the twins of the recorded runs with the read's delay doubled."""
-    lines = [f"{'twin of':<9}{'delay ms':>9}{'mapper longest call ms':>24}{'reader3 longest call ms':>25}"]
+def reader_lock_holds(recorded) -> dict:
+    """Exercise 1: from the kernel's mmap_lock tracepoints in each recorded run, the
+    reader's holds of mmap_lock that overlap its slow access: path -> a list of
+    (from the access's start, how long held) in ms, in order."""
+    out = {}
     for path in ("fault", "procmem"):
-        for delay in (300.0, 600.0):
-            p = twin.predicted(twin.run_twin(recorded[path], delay_ms=delay))
-            lines.append(f"{path:<9}{delay:>9g}{p['writer_max_wait_ms']:>24.3f}"
-                         f"{p['reader3_max_wait_ms']:>25.3f}")
+        lab = recorded[path]
+        a = lab.access()
+        lo, hi = a["start_us"], a["end_us"]
+        holds, got = [], None
+        for t, task, ev, _ in lab.events:
+            if task != "reader":
+                continue
+            if ev == record.ACQUIRE_RETURNED:
+                got = t
+            elif ev == record.RELEASED and got is not None:
+                if got <= hi and t >= lo:
+                    holds.append(((got - lo) / 1000.0, (t - got) / 1000.0))
+                got = None
+        out[path] = holds
+    return out
+
+
+def lock_holds_text(recorded) -> str:
+    """Exercise 1's answer: the reader's mmap_lock holds during the slow access, and why they differ."""
+    holds = reader_lock_holds(recorded)
+    lines = [f"{'path':<9}{'delay ms':>9}{'slow access ms':>16}{'mmap_lock holds':>17}{'first taken at ms':>19}"
+             f"{'longest hold ms':>17}"]
+    for path, hs in holds.items():
+        lab = recorded[path]
+        a = lab.access()
+        lines.append(f"{path:<9}{lab.delay_ms:>9g}{(a['end_us'] - a['start_us']) / 1000.0:>16.3f}{len(hs):>17}"
+                     f"{hs[0][0]:>19.3f}{max(h for _, h in hs):>17.3f}")
     return ("\n".join(lines)
-            + "\n\nOn the procmem path the waits follow the disk one for one: the writer waits for the whole"
-            + "\nread, and reader3 for the writer. On the fault path they stay at microseconds whatever the"
-            + "\ndisk does. With FUSE at hand, check it on the kernel:"
-            + "\nkernel_lab.measure(path='procmem', delay_ms=600, third_reader='mincore').summary()")
-
-
-def without_the_writer(recorded) -> str:
-    """Exercise 2: the recorded procmem run's twin without the mapper."""
-    s = twin.twin_scenario(recorded["procmem"])
-    alone = dataclasses.replace(s, threads=tuple(t for t in s.threads if t.name != "mapper"))
-    with_w = twin.predicted(run_model(s))["reader3_max_wait_ms"]
-    without = twin.predicted(run_model(alone))["reader3_max_wait_ms"]
-    return (f"reader3's longest call with the mapper:    {with_w:9.3f} ms\n"
-            f"reader3's longest call without the mapper: {without:9.3f} ms\n\n"
-            "reader3 waits for the writer, not for the reader. Alone with the reader it shares the lock\n"
-            "at once; with a writer queued, a new reader may not join a reader-owned lock (it would\n"
-            "starve the writer), so it queues behind the writer, which waits for the whole read.")
+            + "\n\nThe same page, the same slow file, the same kernel, and two opposite pictures. Through"
+            + "\n/proc/self/mem, __access_remote_vm() takes mmap_lock for reading before it calls"
+            + "\nget_user_pages_remote(), and passes no 'locked' pointer: the fault that get_user_pages makes"
+            + "\nmay not drop the lock to wait for I/O (no FAULT_FLAG_ALLOW_RETRY). So the one hold starts"
+            + "\nwith the access and lasts the whole read."
+            + "\n\nThe ordinary fault takes mmap_lock only at the end, for microseconds. Its first attempt runs"
+            + "\nunder the VMA's own lock, which the mmap_lock tracepoints do not see; finding the page not"
+            + "\nyet read, it lets that lock go, waits for the read, and returns VM_FAULT_RETRY. The retry"
+            + "\ntakes mmap_lock, finds the page in the page cache and maps it. The wait is in the trace as"
+            + "\na gap, not as a hold.")
 
 
 def designs_on_the_fault_path(recorded) -> str:
-    """Exercise 3: the recorded fault-path run's twin under each fault design."""
+    """Exercise 2: the recorded fault-path run's twin under each fault design."""
     s = twin.twin_scenario(recorded["fault"])
     lines = [f"{'design':<16}{'mapper longest call ms':>24}{'reader3 longest call ms':>25}"]
     for policy in ("sync", "vm_fault_retry", "multi_retry", "per_vma_lock"):
@@ -233,7 +251,7 @@ def designs_on_the_fault_path(recorded) -> str:
 
 
 def gil_held(recorded) -> str:
-    """Exercise 4: what a GIL-holding libc would have measured."""
+    """Exercise 3: what a GIL-holding libc would have measured."""
     pred = twin.predicted(twin.run_twin(recorded["procmem"]))["writer_max_wait_ms"]
     return ("Measured: usually short, microseconds to a millisecond. While reader's pread sleeps with the\n"
             "GIL held, mapper cannot run the Python code that leads to its next mmap, so it never asks\n"
@@ -246,7 +264,7 @@ def gil_held(recorded) -> str:
 
 
 def placement(results) -> str:
-    """Exercise 5: why one CPU frees the mapper, from the benchmark's own numbers."""
+    """Exercise 4: why one CPU frees the mapper, from the benchmark's own numbers."""
     lines = []
     for cpus in ("split", "same"):
         r = results.get(("procmem", cpus))
