@@ -214,6 +214,25 @@ def handoff_steps(hold_us=1000.0, wakeup_us=20.0, writer_at_us=100.0, hz=250, un
     return state["rows"], state["queued_us"]
 
 
+def wake_and_steal_table(rules=("2.6.18", "modern")) -> str:
+    """``release_writer`` (R1 W2 R2 R3, then 300 readers, queued behind W1) and
+    ``stream_of_readers`` under each of ``rules``, as the lines notebook 06 prints."""
+    mixed = [("R1", False), ("W2", True), ("R2", False), ("R3", False)]
+    many = [(f"R{i}", False) for i in range(300)]
+    lines = []
+    for r in rules:
+        holders, waiting = release_writer(r, mixed)
+        lines.append(f"{r:<7} R1 W2 R2 R3 queued -> holding {holders}, still waiting {waiting}")
+    for r in rules:
+        holders, waiting = release_writer(r, many)
+        lines.append(f"{r:<7} 300 readers queued -> {len(holders)} holding, {len(waiting)} still waiting")
+    lines.append(f"{'rwsem':<7} {'writer waited ms':>16} {'steals':>6} {'handoffs':>8}")
+    for r in rules:
+        waited, steals, handoffs = stream_of_readers(r)
+        lines.append(f"{r:<7} {waited / 1000:16.1f} {steals:6d} {handoffs:8d}")
+    return "\n".join(lines)
+
+
 def handoff_table(rows, queued_us) -> str:
     """``handoff_steps``' result as a table (times in ms)."""
     lines = [f"writer queued at {queued_us / 1000:.4f} ms, after spinning on the reader",
@@ -249,6 +268,20 @@ def convoy_2023(policy, rwsem):
 
 
 # -- tables of runs ----------------------------------------------------------------------------
+
+def convoy_2023_table(policies=("sync", "vm_fault_retry"), rules=("2.6.18", "modern")) -> str:
+    """``convoy_2023`` under each policy and rwsem rules: the ``io`` fault's latency, the
+    mapper's wait for mmap_sem and the ``late`` fault's latency, in ms."""
+    lines = [f"{'policy':<15} {'rwsem':<7} {'io fault ms':>11} {'mapper waits ms':>15} {'late fault ms':>13}"]
+    for policy in policies:
+        for r in rules:
+            res = run(convoy_2023(policy, r))
+            fault = {f.task: f for f in res.faults}
+            call = {c.task: c for c in res.syscalls}
+            lines.append(f"{policy:<15} {r:<7} {fault['io'].latency_us / 1000:11.3f} "
+                         f"{call['mapper'].wait_us / 1000:15.3f} {fault['late'].latency_us / 1000:13.3f}")
+    return "\n".join(lines)
+
 
 def dos_table(policies, **params) -> str:
     """One fadvise_dos run per policy: passes through the fault path, finished, disk reads,
@@ -307,6 +340,19 @@ def contention(result) -> dict:
             "writer_wait_max_us": percentiles(waits)["max"],
             "max_queue": s["mmap_sem"]["max_queue"],
             "mapper_per_s": s["threads"]["mapper"]["ops_per_s"]}
+
+
+def contention_table(results, title="96 readers + mapper") -> str:
+    """``contention`` of each run in ``results`` ({policy: result}), one column per policy."""
+    table = {p: contention(r) for p, r in results.items()}
+    rows = [("minor fault p50 (us)", "minor_p50_us"), ("minor fault p99 (us)", "minor_p99_us"),
+            ("major fault p50 (ms)", "major_p50_ms"), ("writer wait mean (us)", "writer_wait_mean_us"),
+            ("writer wait max (us)", "writer_wait_max_us"), ("mmap_sem max queue", "max_queue"),
+            ("mapper loops/s", "mapper_per_s")]
+    lines = [f"{title:<24}" + "".join(f"{p:>14}" for p in table)]
+    for label, key in rows:
+        lines.append(f"{label:<24}" + "".join(f"{plots.format_number(table[p][key]):>14}" for p in table))
+    return "\n".join(lines)
 
 
 def rows_table(rows, columns, none="never") -> str:

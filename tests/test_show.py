@@ -118,3 +118,32 @@ def test_live_beside_2010_puts_the_recorded_runs_under_the_published_rows():
     assert f"{procmem['mapper_per_s']:,.1f}" in row
     assert f"Linux {procmem['kernel']}" in lines[-1]
     assert show.live_beside_2010({}).count("\n") == 3                                    # the 2010 rows only
+
+
+def test_wake_and_steal_table_shows_readers_woken_past_a_writer_and_the_steals():
+    lines = show.wake_and_steal_table().splitlines()
+    assert lines[0] == "2.6.18  R1 W2 R2 R3 queued -> holding ['R1'], still waiting ['W2', 'R2', 'R3']"
+    assert lines[1] == "modern  R1 W2 R2 R3 queued -> holding ['R1', 'R2', 'R3'], still waiting ['W2']"
+    assert lines[3] == "modern  300 readers queued -> 256 holding, 44 still waiting"
+    old, new = (line.split() for line in lines[5:7])
+    assert old[0] == "2.6.18" and old[2] == "0" and new[0] == "modern" and int(new[2]) > 0
+    assert float(new[1]) > float(old[1])
+
+
+def test_convoy_2023_table_keeps_the_sync_convoy_under_both_rules():
+    rows = [line.split() for line in show.convoy_2023_table().splitlines()[1:]]
+    by = {(r[0], r[1]): [float(x) for x in r[2:]] for r in rows}
+    assert by[("sync", "2.6.18")] == by[("sync", "modern")]
+    assert by[("sync", "modern")][2] > 10.0           # late waits most of the disk read
+    assert by[("vm_fault_retry", "modern")][2] < 1.0
+
+
+def test_contention_table_has_one_column_per_run():
+    runs = {p: faultlab.run(workloads.threaded_app(policy=p, n_readers=8, until_ms=20.0))
+            for p in ("multi_retry", "per_vma_lock")}
+    lines = show.contention_table(runs, title="8 readers").splitlines()
+    assert lines[0].split() == ["8", "readers", "multi_retry", "per_vma_lock"]
+    assert len(lines) == 8
+    values = {line[:24].strip(): [float(x) for x in line[24:].split()] for line in lines[1:]}
+    queue = values["mmap_sem max queue"]
+    assert queue[1] < queue[0]                        # per-VMA locks keep the readers off mmap_sem
