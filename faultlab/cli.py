@@ -76,6 +76,7 @@ def summary_table(s) -> str:
     lines = [f"policy {s['policy']}  rwsem rules {s['rwsem']}  seed {s['seed']}  until {s['until_ms']} ms",
              f"faults    completed {f['completed']}  major {f['major']}  retries {f['retries']}  "
              f"unfinished {f['unfinished']}  max attempts {f['max_attempts']}",
+             "          outcomes    " + "  ".join(f"{k} {v}" for k, v in sorted(f["outcomes"].items())),
              "          latency ms  " + "  ".join(f"{k} {v}" for k, v in f["latency_ms"].items()),
              f"syscalls  completed {sc['completed']}",
              "          wait ms     " + "  ".join(f"{k} {v}" for k, v in sc["wait_ms"].items()),
@@ -85,6 +86,10 @@ def summary_table(s) -> str:
              "thread        completed     ops/s  unfinished"]
     for name, t in s["threads"].items():
         lines.append(f"{name:<12}{t['completed']:>11}{t['ops_per_s']:>10.1f}{t['unfinished']:>12}")
+    for sig in s.get("signals", ()):
+        fate = (f"died at {sig['died_ms']} ms ({sig['where']})" if sig["died_ms"] is not None
+                else "never died")
+        lines.append(f"SIGKILL   to {sig['thread']} at {sig['sent_ms']} ms: {fate}")
     for b in s["kernel_bugs"]:
         lines.append(f"KERNEL BUG at {b['t_us']:.1f} us in {b['task']}: {b['bug']}")
     return "\n".join(lines)

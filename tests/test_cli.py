@@ -33,6 +33,20 @@ def test_run_echoes_every_parameter_first_then_the_summary(capsys):
     assert any(ln.startswith("reader ") for ln in lines)
 
 
+@pytest.mark.parametrize("policy, fate", [("refault", "died at 51.273 ms (return_to_user)"),
+                                          ("retry_unlimited", "never died")])
+def test_run_says_how_each_fault_ended_and_what_a_signal_did(capsys, policy, fate):
+    """The outcomes line counts each way a fault ended; a SIGKILL line says when the
+    signalled thread died and where the kernel noticed, or that it never did."""
+    assert main(["run", "--preset", "fadvise_dos", "--policy", policy, "--set", "kill_at_ms=50"]) == 0
+    out = capsys.readouterr().out
+    main(["run", "--preset", "fadvise_dos", "--policy", policy, "--set", "kill_at_ms=50", "--json"])
+    s = json.loads(capsys.readouterr().out)
+    outcomes = "  ".join(f"{k} {v}" for k, v in sorted(s["faults"]["outcomes"].items()))
+    assert f"          outcomes    {outcomes}" in out.splitlines()
+    assert f"SIGKILL   to victim at 50.0 ms: {fate}" in out.splitlines()
+
+
 def test_run_json_is_the_summary(capsys):
     assert main(["run", "--preset", "fadvise_dos", "--policy", "nopage_retry", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
