@@ -446,6 +446,7 @@ def test_killed_python_process_leaves_nothing(tmp_path, clean_after):
 
 # ------------------------------------------------ the two-thread benchmark
 from faultlab import record   # noqa: E402
+from faultlab.kernel_lab import lessons   # noqa: E402
 from faultlab.kernel_lab import native, two_thread   # noqa: E402
 
 
@@ -539,19 +540,11 @@ def test_procmem_on_separate_cpus_ties_the_mapper_to_the_reader(bench, clean_aft
     _need_cpus(2)
     s = bench("procmem", "split").summary()
     assert s["reader_per_s"] > 5
-    # Tied to the reader: the mapper loops only while no read holds mmap_lock, so
-    # never faster than its lone rate times the lock's free share of the time
-    # (twice that, for the spread of read lengths around the median) ...
-    free = max(0.0, 1.0 - s["reader_per_s"] * s["read_ms_median"] / 1000.0)
-    assert s["mapper_per_s"] <= 2 * free * s["mapper_alone_per_s"], s
+    # Tied to the reader: it loops only in the gaps between reads (lessons.between_reads_only).
+    # How many loops a gap holds is a race, not a fact: measured from 0.27 to 4.9 per read
+    # at loads under 1, 11.7 once at load 0.6, 17 at load 2.4, so no per-read bound is checked.
+    assert lessons.between_reads_only(s), s
     assert s["mapper_alone_per_s"] > 20 * s["mapper_per_s"], s
-    # ... and that free time is the short gap between two reads: a few loops per read
-    # (one to five, by how fast the woken writer runs). Another process that takes the
-    # reader's CPU between two reads lengthens the gap (17 loops per read measured at a
-    # load average of 2.4 on 2 CPUs), so this part is checked only on a machine no
-    # busier than it has CPUs, as in test_fault_path_keeps_the_mapper_going.
-    if os.getloadavg()[0] <= len(os.sched_getaffinity(0)):
-        assert s["mapper_per_s"] <= 10 * s["reader_per_s"], s
     assert s["mapper_max_ms"] >= 0.5 * s["read_ms_median"], s     # most of a read
 
 
@@ -844,3 +837,15 @@ def test_benchmark_recordings_round_trip_through_the_shared_writer(tmp_path):
         assert back[key].relock_gaps_us() == record.relock_gaps_us(kept, "reader")
     with pytest.raises(ValueError, match="^format: .* is not a two-thread benchmark recording"):
         two_thread.load_recorded_runs(kl.recorded.DEFAULT_PATH)
+
+
+def test_a_benchmark_result_runs_its_twin_once(monkeypatch):
+    """summary() (through twin()) and twin.relock_race share one prediction per result."""
+    from faultlab.kernel_lab import twin
+    calls = []
+    real = twin.predict_two_thread
+    monkeypatch.setattr(twin, "predict_two_thread", lambda *a: calls.append(a) or real(*a))
+    r = two_thread.load_recorded_runs()[("procmem", "split")]
+    first = r.summary()["twin"]
+    assert r.summary()["twin"] == first and twin.relock_race(r)["twin_loops_per_read"] is not None
+    assert len(calls) == 1

@@ -338,7 +338,7 @@ def predict_two_thread(calibration: dict, path: str, cpus: str) -> dict:
     s = result.summary()
     done = [c for c in result.syscalls if c.task == "mapper" and c.end_us is not None]
     longest = max((c.end_us - c.requested_us for c in done), default=0.0)
-    gaps = record.fold(result.events, record.RelockGaps("reader"))
+    gaps = record.relock_gaps_us(result.events, "reader")
     return {"mapper_per_s": s["threads"]["mapper"]["ops_per_s"],
             "reader_per_s": s["threads"]["reader"]["ops_per_s"],
             "mapper_max_ms": round(longest / 1000.0, 3),
@@ -373,7 +373,7 @@ def relock_race(result) -> dict | None:
     cal = result.calibration or {}
     if result.path != "procmem" or not gaps or not cal:
         return None
-    pred = predict_two_thread(dict(cal), result.path, result.cpus)
+    pred = result.prediction()
     s = result.summary()
     reads = s["reader_per_s"] or None
     return {"path": result.path, "cpus": result.cpus,

@@ -568,6 +568,7 @@ class BenchResult:
     tracepoint_note: str = ""
     end_us: float = 0.0
     threads: tuple = ("reader", "mapper")
+    _prediction: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def until_us(self) -> float:
@@ -612,7 +613,7 @@ class BenchResult:
     def relock_gaps_us(self) -> list:
         """From the tracepoints: for each reader ``released``, the time to its next
         ``start_locking`` (how soon the reader asks for mmap_lock again)."""
-        return record.fold(self.lock_events, record.RelockGaps("reader"))
+        return record.relock_gaps_us(self.lock_events, "reader")
 
     def summary(self) -> dict:
         n = len(self.reader_ops)
@@ -649,17 +650,29 @@ class BenchResult:
             h[int(k)] = v
         return h
 
+    def prediction(self) -> dict | None:
+        """:func:`.twin.predict_two_thread` of this run's calibration (None without a
+        calibration, or a twin that has none); a model run, made once per result, since
+        ``summary()``, its readers and :func:`.twin.relock_race` all ask for it."""
+        if not self.calibration:
+            return None
+        if self._prediction is None:
+            try:
+                from .twin import predict_two_thread
+            except (ImportError, AttributeError):
+                return None
+            self._prediction = predict_two_thread(dict(self.calibration), self.path, self.cpus)
+        return self._prediction
+
     def twin(self) -> dict:
         """The twin's prediction beside the measurement: ``mapper_per_s``,
         ``reader_per_s`` (predicted), ``mapper_ratio``, ``reader_ratio``
         (predicted / measured); ``{"absent": why}`` when there is none."""
         if not self.calibration:
             return {"absent": "no calibration was measured for this run"}
-        try:
-            from .twin import predict_two_thread
-        except (ImportError, AttributeError):
+        pred = self.prediction()
+        if pred is None:
             return {"absent": "the model's twin has no predict_two_thread() in this version"}
-        pred = predict_two_thread(dict(self.calibration), self.path, self.cpus)
         mapper = self.mapper_loops / (self.mapper_span_us / 1e6) if self.mapper_span_us else 0.0
         n = len(self.reader_ops)
         reader = n / (self.reader_ops[-1][1] / 1e6) if n else 0.0
