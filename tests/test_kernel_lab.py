@@ -513,6 +513,10 @@ def test_calibration_has_the_agreed_keys():
     if c["ncpus"] > 1:
         assert 0 < c["wakeup_us"] < 10_000
     assert c["slice_us"] is None or 100 < c["slice_us"] < 100_000
+    # the reader's lone relock gap comes from the tracepoints, where tracefs can be used
+    assert c["reader_relock_us"] is None or 0 < c["reader_relock_us"] < c["read_us"]
+    if tracefs.probe()[0]:
+        assert c["reader_relock_us"] is not None
     assert c["hz"] in (None, 100, 250, 300, 1000) or c["hz"] > 0
     assert c["kernel"] == os.uname().release
 

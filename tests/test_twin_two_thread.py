@@ -56,6 +56,27 @@ def test_the_twin_is_built_from_the_calibration_only():
     assert two_thread_twin(dict(CAL), "fault", "free").cpus.affinity == ()
 
 
+def test_the_lone_relock_gap_is_spent_outside_the_lock():
+    """With ``reader_relock_us`` the twin's reader spends that long between its
+    up_read and its next down_read, and the disk takes the rest of its lone period."""
+    s = two_thread_twin({**CAL, "reader_relock_us": 25.0}, "procmem", "split")
+    assert s.threads[0].think_us == 25.0
+    assert s.disk.latency_ms == pytest.approx((1e6 / CAL["reader_alone_per_s"] - 25.0) / 1000.0)
+    p = predict_two_thread({**CAL, "reader_relock_us": 25.0}, "procmem", "split")
+    assert p["reader_relock_us"] == pytest.approx(25.0, abs=0.5)
+
+
+def test_the_race_goes_to_whoever_runs_first():
+    """procmem, split: a reader back at the lock before the mapper's wake-up steals
+    it (the mapper gets in by HANDOFF, one syscall per two reads); a reader back
+    after it finds the mapper holding the lock, so the mapper loops at least once
+    per read."""
+    early = predict_two_thread({**CAL, "reader_relock_us": CAL["wakeup_us"] / 2}, "procmem", "split")
+    late = predict_two_thread({**CAL, "reader_relock_us": CAL["wakeup_us"] * 2}, "procmem", "split")
+    assert early["mapper_per_s"] < 0.5 * early["reader_per_s"]
+    assert late["mapper_per_s"] >= late["reader_per_s"]
+
+
 def test_deterministic():
     a = predict_two_thread(dict(CAL), "procmem", "split")
     assert predict_two_thread(dict(CAL), "procmem", "split") == a

@@ -265,12 +265,18 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
     loop running by itself; never the contended run).
 
     - the reader: random pages, each a miss with no read-around (the lab's
-      MADV_RANDOM); its loop in C does nothing between two accesses but read
-      the clock twice, so its lone loop period (``reader_alone_per_s``) is
-      all access: the disk takes that period less two clock reads (the FUSE
-      sleep, its round trip and the fault; ``read_us``, a median, is not
-      used: the period's mean is what sets a rate), and the reader's user
-      time is the two clock reads;
+      MADV_RANDOM); its lone loop period (``reader_alone_per_s``) is split in
+      two: the time from its ``mmap_read_unlock`` to its next
+      ``mmap_read_lock`` (``reader_relock_us``, measured alone from the
+      tracepoints: the rest of the ``pread`` after the lock, the return to
+      user space, the C loop's two clock reads and the next ``pread``'s way
+      in), which the twin spends outside the lock as the reader's
+      ``think_us``, and the rest, which the disk takes (the FUSE sleep, its
+      round trip and the fault; ``read_us``, a median, is not used: the
+      period's mean is what sets a rate).  A calibration without
+      ``reader_relock_us`` (no tracefs, or recorded before it was measured)
+      leaves only the two clock reads outside the lock, as the first twin
+      did;
       ``path="procmem"``: a get_user_pages read holding mmap_lock across the
       I/O (/proc/self/mem, no retry), ``path="fault"``: an ordinary fault
       under ``per_vma_lock`` (6.8); the modern rwsem rules either way;
@@ -308,7 +314,8 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
     munmap_us = max(float(calibration["munmap_us"]) - clock_us, 0.01)
     wakeup_us = calibration.get("wakeup_us") or calibration.get("wakeup_same_cpu_us") or Costs().wakeup_us
     reader_period = 1e6 / float(calibration["reader_alone_per_s"])
-    reader_user_us = max(2 * clock_us, 0.05)
+    relock_us = calibration.get("reader_relock_us")
+    reader_user_us = float(relock_us) if relock_us else max(2 * clock_us, 0.05)
     mapper_period = 1e6 / float(calibration["mapper_alone_per_s"])
     hz = calibration.get("hz") if calibration.get("hz") in HZ_CHOICES else HZ
     costs = dataclasses.replace(Costs(), mmap_us=mmap_us, munmap_us=munmap_us, syscall_entry_us=0.0,
@@ -353,22 +360,25 @@ def relock_race(result) -> dict | None:
     and the woken mapper running. From ``result`` (a live or recorded
     :class:`~faultlab.kernel_lab.two_thread.BenchResult` with tracepoints):
     ``measured_relock_us`` (median released -> next start_locking of the reader,
-    from the kernel's tracepoints), ``twin_relock_us`` (the same in the twin's
-    run), ``wakeup_us`` (the calibration's wake-up onto an idle CPU, which the
-    twin charges the woken mapper), and the mapper loops per reader access,
-    measured and predicted. None for a ``fault`` run (its reader holds no
-    mmap_lock while it waits) or one without tracepoint gaps or a calibration.
+    from the kernel's tracepoints, in the contended run), ``alone_relock_us``
+    (the same with the reader running alone: the calibration's
+    ``reader_relock_us``, None in a calibration without it), ``twin_relock_us``
+    (the same in the twin's run), ``wakeup_us`` (the calibration's wake-up onto
+    an idle CPU, which the twin charges the woken mapper), and the mapper loops
+    per reader access, measured and predicted. None for a ``fault`` run (its
+    reader holds no mmap_lock while it waits) or one without tracepoint gaps or
+    a calibration.
 
-    The twin's reader asks again after its user time (two clock reads): the
-    calibration gives it no other time outside mmap_lock, so in the twin the
-    reader's next fault always comes before the woken mapper runs, steals the
-    lock (rwsem_down_read_slowpath), and the mapper gets the lock only by
-    HANDOFF, one syscall per two reads. In the kernel the reader's time from
-    mmap_read_unlock to its next mmap_read_lock (the rest of the pread: copy out
-    in mem_rw, mmput, free_page, the return to user; the next pread's entry and
-    mem_rw's page allocation, fs/proc/base.c) is the measured relock gap; when
-    it is longer than the mapper's wake-up the mapper takes the free lock first
-    and loops until the reader asks again."""
+    The twin's reader asks again ``reader_relock_us`` after its up_read (two
+    clock reads where the calibration lacks it). If that comes before the woken
+    mapper runs, the reader steals the lock (rwsem_down_read_slowpath), the
+    mapper fails, and it gets the lock only by HANDOFF, one syscall per two
+    reads; if the mapper runs first it takes the free lock and loops until the
+    reader asks again. The kernel's gap is the rest of the pread after
+    mmap_read_unlock (copy out in mem_rw, mmput, free_page, the return to user)
+    and the next pread's way in (mem_rw's page allocation, fs/proc/base.c). The
+    twin charges one median for each side of the race (no spread), so it
+    decides the race the same way at every read."""
     gaps = result.relock_gaps_us()
     cal = result.calibration or {}
     if result.path != "procmem" or not gaps or not cal:
@@ -378,6 +388,7 @@ def relock_race(result) -> dict | None:
     reads = s["reader_per_s"] or None
     return {"path": result.path, "cpus": result.cpus,
             "measured_relock_us": round(statistics.median(gaps), 1),
+            "alone_relock_us": cal.get("reader_relock_us"),
             "twin_relock_us": pred["reader_relock_us"],
             "wakeup_us": cal.get("wakeup_us") or cal.get("wakeup_same_cpu_us"),
             "measured_loops_per_read": round(s["mapper_per_s"] / reads, 2) if reads else None,
@@ -392,8 +403,11 @@ def relock_race_text(results) -> str:
         x = relock_race(r)
         if x is None:
             continue
+        alone = (f"alone {x['alone_relock_us']:.1f} us" if x["alone_relock_us"] is not None
+                 else "alone not measured")
         lines.append(f"{x['path']:<8}{x['cpus']:<6} reader asks again after {x['measured_relock_us']:.1f} us "
-                     f"(twin {x['twin_relock_us']:.2f} us); the mapper's wake-up {x['wakeup_us']:.1f} us; "
+                     f"({alone}, twin {x['twin_relock_us']:.2f} us); the mapper's wake-up "
+                     f"{x['wakeup_us']:.1f} us; "
                      f"mapper loops per read: measured {x['measured_loops_per_read']}, "
                      f"twin {x['twin_loops_per_read']}")
     return "\n".join(lines) or "No run here has tracepoint gaps and a calibration."

@@ -68,9 +68,11 @@ LONG_CALLS_KEPT = 200_000
 FORMAT = "faultlab.kernel_lab.two_thread/1"
 
 #: the calibration's keys, in order: the contract with twin.predict_two_thread
-CALIBRATION_KEYS = ("disk_ms", "path", "read_us", "reader_alone_per_s", "mapper_alone_per_s",
-                    "mmap_us", "munmap_us", "minor_fault_us", "wakeup_us",
+CALIBRATION_KEYS = ("disk_ms", "path", "read_us", "reader_relock_us", "reader_alone_per_s",
+                    "mapper_alone_per_s", "mmap_us", "munmap_us", "minor_fault_us", "wakeup_us",
                     "wakeup_same_cpu_us", "slice_us", "hz", "ncpus", "clock_ns", "kernel")
+#: keys a calibration recorded before they were measured may lack (the twin then says so)
+LATER_KEYS = ("reader_relock_us",)
 
 
 # ---------------------------------------------------------------- input
@@ -237,6 +239,29 @@ def _run_loops(loops, seconds, timeout_s, on_ready=None):
     return start, end
 
 
+def _trace_hook(mode, trace: dict):
+    """An ``on_ready`` for :func:`_run_loops` that records the mmap_lock tracepoints of
+    the loops' threads into ``trace`` (its ``session``, ``names`` and ``note``).
+    ``mode``: True (or raise LabUnavailable), False (nothing) or "auto" (where
+    tracefs allows).  The caller stops and closes ``trace["session"]``."""
+    def start(names):
+        if mode is False:
+            return
+        s = tracefs.TraceSession(buffer_kb=16384)
+        try:
+            s.open()
+            s.start(sorted(names))
+        except OSError as e:
+            s.close()
+            if mode is True:
+                raise LabUnavailable(f"tracepoints: cannot record mmap_lock events ({e})") from None
+            trace["note"] = f"tracepoints unavailable: {e}"
+            return
+        trace["session"], trace["names"] = s, names
+        trace["note"] = f"mmap_lock tracepoints recorded via {s.root}"
+    return start
+
+
 def _reader_failed(rig, rd, lane) -> LabError | None:
     if lane.error is not None:
         return LabError(f"reader: {lane.error}")
@@ -317,7 +342,8 @@ def _costs(lib, cpu_a: int, cpu_b: int | None) -> dict:
 
 
 def _alone(rig, path_cpu: int, mapper_cpu: int, seconds: float, timeout_s: float) -> dict:
-    """The mapper alone, then the reader alone, each for ``seconds``."""
+    """The mapper alone, then the reader alone, each for ``seconds``; the reader's run
+    records its mmap_lock tracepoints where tracefs allows (its relock gap)."""
     m, keep = _mapper_struct(mapper_cpu, long_cap=1)
     _run_loops([_Loop("mapper", rig.lib.fl_mapper, m)], seconds, timeout_s)
     if m.err:
@@ -325,7 +351,15 @@ def _alone(rig, path_cpu: int, mapper_cpu: int, seconds: float, timeout_s: float
     pages = rig.take(int(seconds * 1000 / rig.mount.delay_ms) + 16)
     rd, keep2 = _reader_struct(rig, path_cpu, pages)
     lane = _Loop("reader", rig.lib.fl_reader, rd)
-    _run_loops([lane], seconds, timeout_s + 2 * rig.mount.delay_ms / 1000)
+    trace = {"session": None, "records": []}
+    try:
+        start, _ = _run_loops([lane], seconds, timeout_s + 2 * rig.mount.delay_ms / 1000,
+                              on_ready=_trace_hook("auto", trace))
+        if trace["session"] is not None:
+            trace["records"] = trace["session"].stop()
+    finally:
+        if trace["session"] is not None:
+            trace["session"].close()
     err = _reader_failed(rig, rd, lane)
     if err:
         raise err
@@ -333,9 +367,12 @@ def _alone(rig, path_cpu: int, mapper_cpu: int, seconds: float, timeout_s: float
     n = rd.n
     durs = [rd.ends[i] - rd.starts[i] for i in range(n)]
     span = (rd.ends[n - 1] - rd.start_ns) / 1e9 if n else 0.0
+    gaps = record.relock_gaps_us(tracefs.to_events(trace["records"], trace.get("names", {}), start),
+                                 "reader")
     return {"mapper_alone_per_s": round(m.loops / max((m.last_ns - m.first_ns) / 1e9, 1e-9), 1),
             "reader_alone_per_s": round(n / span, 2) if span > 0 else None,
-            "read_us": _median_us(durs) if durs else None}
+            "read_us": _median_us(durs) if durs else None,
+            "reader_relock_us": round(statistics.median(gaps), 3) if gaps else None}
 
 
 def calibrate(path: str = "procmem", disk_ms: int = 18, seconds: float = 1.0, *,
@@ -352,6 +389,10 @@ def calibrate(path: str = "procmem", disk_ms: int = 18, seconds: float = 1.0, *,
     path                the reader's path the reader numbers were measured on
     read_us             one reader access alone, from the call to its return:
                         disk_ms plus the FUSE round trip and the fault
+    reader_relock_us    the reader alone, from its mmap_lock ``released`` to its next
+                        ``start_locking`` (the kernel's tracepoints; None where
+                        tracefs cannot be used): the rest of one access after the
+                        lock and the next access's way in to the lock
     reader_alone_per_s  the reader loop alone (no mapper), accesses per second
     mapper_alone_per_s  the mapper loop alone, mmap + munmap pairs per second
     mmap_us, munmap_us  one mmap / munmap of an anonymous page, alone
@@ -439,7 +480,7 @@ def benchmark(path: str = "procmem", disk_ms: int = 18, seconds: float = 5, cpus
         raise ValueError(f"calibration_s: must be a number from {lo:g} to {hi:g}, "
                          f"got {calibration_s!r}")
     if isinstance(calibration, dict):
-        missing = [k for k in CALIBRATION_KEYS if k not in calibration]
+        missing = [k for k in CALIBRATION_KEYS if k not in calibration and k not in LATER_KEYS]
         if missing:
             raise ValueError(f"calibration: missing keys {missing}; pass calibrate()'s result, "
                              "True or False")
@@ -466,21 +507,7 @@ def benchmark(path: str = "procmem", disk_ms: int = 18, seconds: float = 5, cpus
         rd, keep_r = _reader_struct(rig, cpu_r, pages)
         reader, mapper = _Loop("reader", rig.lib.fl_reader, rd), _Loop("mapper", rig.lib.fl_mapper, m)
 
-        def start_trace(names):
-            if tracepoints is False:
-                return
-            s = tracefs.TraceSession(buffer_kb=16384)
-            try:
-                s.open()
-                s.start(sorted(names))
-            except OSError as e:
-                s.close()
-                if tracepoints is True:
-                    raise LabUnavailable(f"tracepoints: cannot record mmap_lock events ({e})") from None
-                trace["note"] = f"tracepoints unavailable: {e}"
-                return
-            trace["session"], trace["names"] = s, names
-            trace["note"] = f"mmap_lock tracepoints recorded via {s.root}"
+        start_trace = _trace_hook(tracepoints, trace)
 
         try:
             start, end = _run_loops([reader, mapper], seconds, timeout_s + 2 * disk_ms / 1000,
