@@ -99,3 +99,27 @@ def test_relock_race_explains_the_procmem_split_twin():
     assert x["twin_loops_per_read"] == pytest.approx(0.25, abs=0.03)
     assert twin.relock_race(runs[("fault", "split")]) is None          # no tracepoint gaps recorded
     assert "procmem split" in twin.relock_race_text(runs)
+
+
+def test_the_first_twin_stays_beside_the_second():
+    """A procmem run whose calibration has the relock gap also shows the first twin
+    (the same calibration without it); a run without the gap is the first twin, and
+    the table says so."""
+    import copy
+
+    from faultlab.kernel_lab import lessons
+
+    runs = two_thread.load_recorded_runs()
+    old = runs[("procmem", "split")]
+    assert old.twin()["relock_gap"] == "absent" and "first_mapper_per_s" not in old.twin()
+    assert "its twin is the first twin" in lessons.twin_table({("procmem", "split"): old})
+    new = copy.deepcopy(old)
+    new._prediction = new._first = None
+    new.calibration["reader_relock_us"] = 2 * new.calibration["wakeup_us"]
+    t = new.twin()
+    assert t["relock_gap"] == "alone"
+    assert t["first_mapper_per_s"] == old.twin()["mapper_per_s"]
+    assert t["mapper_per_s"] > t["first_mapper_per_s"]        # the mapper now wins the race
+    assert "first twin" in lessons.twin_table({("procmem", "split"): new}).splitlines()[0]
+    fault = runs[("fault", "split")]
+    assert fault.first_prediction() is None

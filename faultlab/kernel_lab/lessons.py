@@ -141,18 +141,29 @@ def facts_text(results) -> str:
 
 
 def twin_table(results) -> str:
-    """Measured against the twin (predicted from the calibration only), or why there is no twin."""
+    """Measured against the twin (predicted from the calibration only), or why there is
+    no twin; for ``procmem`` also the first twin (no relock gap), where the calibration
+    has the gap, and a note for calibrations without it."""
     head = (f"{'path':<8}{'cpus':<6}{'mapper/s measured':>18}{'twin':>10}{'ratio':>7}"
+            f"{'first twin':>12}{'ratio':>7}"
             f"{'reader/s measured':>19}{'twin':>8}{'ratio':>7}")
     lines = [head, "-" * len(head)]
+    without_gap = []
     for (path, cpus), r in results.items():
         s = r.summary()
         t = s["twin"]
         if "absent" in t:
             return f"No twin to compare with: {t['absent']}."
+        if t.get("relock_gap") == "absent":
+            without_gap.append(f"{path} {cpus}")
+        first = (f"{t['first_mapper_per_s']:>12.1f}{t['first_mapper_ratio']:>7.2f}"
+                 if "first_mapper_per_s" in t else f"{'-':>12}{'-':>7}")
         lines.append(f"{path:<8}{cpus:<6}{s['mapper_per_s']:>18.1f}{t['mapper_per_s']:>10.1f}"
-                     f"{t['mapper_ratio']:>7.2f}{s['reader_per_s']:>19.1f}{t['reader_per_s']:>8.1f}"
-                     f"{t['reader_ratio']:>7.2f}")
+                     f"{t['mapper_ratio']:>7.2f}{first}{s['reader_per_s']:>19.1f}"
+                     f"{t['reader_per_s']:>8.1f}{t['reader_ratio']:>7.2f}")
+    if without_gap:
+        lines.append(f"No relock gap in the calibration of {', '.join(without_gap)}: "
+                     "its twin is the first twin.")
     return "\n".join(lines)
 
 

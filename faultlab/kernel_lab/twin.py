@@ -404,9 +404,9 @@ def relock_race_text(results) -> str:
         if x is None:
             continue
         alone = (f"alone {x['alone_relock_us']:.1f} us" if x["alone_relock_us"] is not None
-                 else "alone not measured")
+                 else "alone: not in this calibration")
         lines.append(f"{x['path']:<8}{x['cpus']:<6} reader asks again after {x['measured_relock_us']:.1f} us "
-                     f"({alone}, twin {x['twin_relock_us']:.2f} us); the mapper's wake-up "
+                     f"({alone}; twin {x['twin_relock_us']:.2f} us); the mapper's wake-up "
                      f"{x['wakeup_us']:.1f} us; "
                      f"mapper loops per read: measured {x['measured_loops_per_read']}, "
                      f"twin {x['twin_loops_per_read']}")

@@ -596,6 +596,7 @@ class BenchResult:
     end_us: float = 0.0
     threads: tuple = ("reader", "mapper")
     _prediction: dict | None = field(default=None, init=False, repr=False, compare=False)
+    _first: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def until_us(self) -> float:
@@ -691,10 +692,27 @@ class BenchResult:
             self._prediction = predict_two_thread(dict(self.calibration), self.path, self.cpus)
         return self._prediction
 
+    def first_prediction(self) -> dict | None:
+        """The first twin's prediction (:func:`prediction` of this calibration without the
+        keys it did not have, :data:`LATER_KEYS`: no relock gap) for a ``procmem`` run
+        whose calibration has a relock gap; None otherwise (a ``fault`` reader holds no
+        mmap_lock across its read, so the gap decides no race there)."""
+        if self.path != "procmem" or not (self.calibration or {}).get("reader_relock_us") \
+                or self.prediction() is None:
+            return None
+        if self._first is None:
+            from .twin import predict_two_thread
+            cal = {k: v for k, v in self.calibration.items() if k not in LATER_KEYS}
+            self._first = predict_two_thread(cal, self.path, self.cpus)
+        return self._first
+
     def twin(self) -> dict:
         """The twin's prediction beside the measurement: ``mapper_per_s``,
         ``reader_per_s`` (predicted), ``mapper_ratio``, ``reader_ratio``
-        (predicted / measured); ``{"absent": why}`` when there is none."""
+        (predicted / measured), ``relock_gap`` ("alone": the calibration measured
+        the reader's relock gap; "absent": it did not, so this is the first twin)
+        and, for a ``procmem`` run with the gap, the first twin's ``first_mapper_per_s``
+        and ``first_mapper_ratio``; ``{"absent": why}`` when there is none."""
         if not self.calibration:
             return {"absent": "no calibration was measured for this run"}
         pred = self.prediction()
@@ -704,9 +722,15 @@ class BenchResult:
         n = len(self.reader_ops)
         reader = n / (self.reader_ops[-1][1] / 1e6) if n else 0.0
         ratio = lambda p, m: round(p / m, 3) if m else None     # noqa: E731
-        return {"mapper_per_s": pred["mapper_per_s"], "reader_per_s": pred["reader_per_s"],
-                "mapper_ratio": ratio(pred["mapper_per_s"], mapper),
-                "reader_ratio": ratio(pred["reader_per_s"], reader)}
+        out = {"mapper_per_s": pred["mapper_per_s"], "reader_per_s": pred["reader_per_s"],
+               "mapper_ratio": ratio(pred["mapper_per_s"], mapper),
+               "reader_ratio": ratio(pred["reader_per_s"], reader),
+               "relock_gap": "alone" if self.calibration.get("reader_relock_us") else "absent"}
+        first = self.first_prediction()
+        if first is not None:
+            out["first_mapper_per_s"] = first["mapper_per_s"]
+            out["first_mapper_ratio"] = ratio(first["mapper_per_s"], mapper)
+        return out
 
     # -------------------------------------------------------------- JSON
     def to_dict(self) -> dict:
