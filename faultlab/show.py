@@ -49,7 +49,8 @@ def side_by_side(*items):
         columns.append(
             "<div style='flex:1 1 36em;min-width:0;max-width:100%'>"
             f"<b>{html.escape(_title(objs))}</b>"
-            "<pre style='white-space:pre-wrap;overflow-wrap:anywhere;margin:0.3em 0 0 0'>"
+            "<pre style='white-space:pre-wrap;overflow-wrap:break-word;margin:0.3em 0 0 0;"
+            "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px)'>"
             f"{html.escape(text)}</pre></div>")
     return HTML("<div style='display:flex;flex-wrap:wrap;gap:0.5em 1.5em;align-items:flex-start'>"
                 + "".join(columns) + "</div>")

@@ -1,6 +1,8 @@
 """faultlab.show: the notebooks' helpers return what a student reads."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import faultlab
@@ -11,7 +13,10 @@ from faultlab.policies import nopage_retry, sync
 def test_side_by_side_wraps_and_never_shrinks():
     html = show.side_by_side(sync, (nopage_retry.NopageRetry.fault_begin,)).data
     assert "flex-wrap:wrap" in html and "white-space:pre-wrap" in html
-    assert "font-size" not in html and "overflow-x" not in html
+    assert "overflow-x" not in html
+    # the code font at the notebook's own code size: never shrunk, and columns of code line up
+    assert re.findall(r"font-size:([^;']+)", html) == ["var(--jp-code-font-size,13px)"] * 2
+    assert "monospace" in html and "overflow-wrap:break-word" in html
     assert "faultlab/policies/sync.py" in html and "def fault_begin" in html
 
 
