@@ -388,6 +388,29 @@ class LockWaits(LockRequests):
         return dict(sorted(self.worst.items()))
 
 
+class RequestsPerFault(Fold):
+    """``task``'s requests for mmap_sem (``start_locking``) up to the end of its
+    last ended fault, and the faults it ended: ``(requests, faults)``. The
+    requests of a fault still open when the run stops are left out."""
+
+    wants = frozenset((START_LOCKING, FAULT_END))
+
+    def __init__(self, task):
+        self.task, self.asked, self.counted, self.faults = task, 0, 0, 0
+
+    def feed(self, event):
+        if event[1] != self.task:
+            return
+        if event[2] == START_LOCKING:
+            self.asked += 1
+        else:
+            self.faults += 1
+            self.counted = self.asked
+
+    def result(self) -> tuple:
+        return self.counted, self.faults
+
+
 class FaultLatencies(Fold):
     """Latency (us) of every fault that ended, fault_start to fault_end, in the
     order they ended (a fault inside a fault -- get_user_pages from ->nopage --

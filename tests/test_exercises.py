@@ -151,6 +151,19 @@ def test_per_vma_lock_takes_mmap_lock_once_per_major_fault():
     assert loops[0] == pytest.approx(loops[1], rel=0.01)     # (fault-around costs differ by a few us)
 
 
+def test_requests_per_fault_folded_as_emitted_match_the_kept_record():
+    from faultlab import record, workloads
+    from faultlab.sim import run
+    scenario = workloads.two_thread(policy="multi_retry", rwsem="modern", until_ms=60)
+    kept = run(scenario)
+    last_end = max(f.end_us for f in kept.faults if f.end_us is not None)
+    asked = sum(1 for t, task, ev, _ in kept.events
+                if task == "reader" and ev == record.START_LOCKING and t <= last_end)
+    folded = record.RequestsPerFault("reader")
+    run(scenario, keep_events=False, folds=(folded,))
+    assert folded.result() == (asked, sum(f.end_us is not None for f in kept.faults))
+
+
 def test_only_unlimited_retry_livelocks():
     a = exercises.unlimited_vs_multi()
     assert [r[1] for r in a.rows[1:]] == ["no", "yes", "yes"]
