@@ -33,6 +33,7 @@ class Call:
     args: tuple
     inline: bool = False
     entry: bool = False
+    hook: bool = False        # called through a function pointer: every implementation shares the signature
 
 
 CHAIN = (
@@ -50,7 +51,7 @@ CHAIN = (
          ("struct mm_struct *mm", "struct vm_area_struct *vma", "unsigned long address",
           "pte_t *page_table", "pmd_t *pmd", "int write_access")),
     Call("filemap_nopage (vma->vm_ops->nopage)", "mm/filemap.c:1357",
-         ("struct vm_area_struct *area", "unsigned long address", "int *type")),
+         ("struct vm_area_struct *area", "unsigned long address", "int *type"), hook=True),
 )
 
 # What the struct would carry: everything the chain passes today, once.
@@ -92,6 +93,24 @@ def stack_totals():
                     "arg_words_before": sum(r["n_args"] for r in chain_table(False) if r["call"] == "call"),
                     "arg_words_after": sum(r["n_args"] for r in chain_table(True) if r["call"] == "call")}
     return out
+
+
+def carry(source: str, sink: str, struct: bool = False) -> list:
+    """The calls whose parameter lists must grow for one more per-fault value to
+    travel between ``source`` and ``sink`` (function names on ``CHAIN``).
+
+    Going down, every function below ``source`` down to ``sink`` takes it as a
+    new argument; going up, from a callee to a caller, every function below the
+    caller down to the callee takes a new out-pointer (as ->nopage's ``int
+    *type`` does). A ``hook`` in the list means every implementation changes
+    too. With ``struct``, none: the value is a new field of the struct that
+    every call already passes."""
+    names = [c.name.split()[0] for c in CHAIN]
+    for name in (source, sink):
+        if name not in names:
+            raise ValueError(f"{name!r} is not on the chain; the functions are {', '.join(names)}")
+    lo, hi = sorted((names.index(source), names.index(sink)))
+    return [] if struct else list(CHAIN[lo + 1:hi + 1])
 
 
 def format_chain(after: bool = False) -> str:

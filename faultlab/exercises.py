@@ -336,25 +336,38 @@ def who_else_leaks() -> Answer:
         "task flag, it would leak like nopage_retry."))
 
 
-def without_regparm() -> Answer:
-    """04, Exercise 4.2: argument bytes pushed on i386 without regparm, before and after the struct."""
-    def calls(after):
-        return [r for r in callchain.chain_table(after) if r["call"] == "call"]
-    before = sum(4 * r["n_args"] for r in calls(False))
-    after = sum(4 * r["n_args"] for r in calls(True))
-    struct = callchain.stack_totals()["i386 regparm(3)"]["struct_bytes"]
-    net = before - after - struct
-    names = ", ".join(r["function"].split(" ")[0] for r in calls(False))
-    rows = (("i386, every argument pushed", "bytes"), ("before, all real calls", str(before)),
-            ("after, one pointer per call", str(after)), ("the struct, once", str(struct)),
-            ("net saving", str(net)))
-    verdict = ("the struct pays for itself, a little" if net > 0
-               else "the struct still costs more than it saves")
-    return Answer(rows, (
-        f"Counting only the real calls ({names}): with every argument on the stack, {verdict}. Without "
-        "regparm each extra argument costs a push at every call, so the more arguments a chain passes "
-        "down, the better one pointer looks; with registers for the first three, most of that cost was "
-        "already gone, which is why the regparm(3) count above showed no saving."))
+def one_more_fact() -> Answer:
+    """04, Exercise 4.2: whose parameter lists change when a new per-fault fact must travel the 2.6.18 path?"""
+    facts = (("the page comes back locked (2.6.23)", "filemap_nopage", "do_no_page"),
+             ("this fault may drop mmap_sem (2.6.37)", "do_page_fault", "filemap_nopage"))
+    rows = [("new fact", "from", "to", "lists that change, 2.6.18", "with the struct")]
+    changed = {}
+    for fact, source, sink in facts:
+        calls = changed[sink] = callchain.carry(source, sink)
+        rows.append((fact, source, sink, str(len(calls)), str(len(callchain.carry(source, sink, struct=True)))))
+
+    def names(calls):
+        return ", ".join(c.name.split()[0] for c in calls)
+
+    hooks = {c.name.split()[0] for calls in changed.values() for c in calls if c.hook}
+    return Answer(tuple(rows), (
+        f"Up: the locked page is an answer of filemap_nopage to do_no_page, so it needs an out-pointer in "
+        f"{names(changed['do_no_page'])}'s list, as its int *type already is. Down: the permission is decided in "
+        f"do_page_fault and used in filemap_nopage, so every list below it changes: {names(changed['filemap_nopage'])}. "
+        f"Either way {', '.join(sorted(hooks))} is one of them, and it is reached through vma->vm_ops->nopage: the "
+        "prototype is shared by every ->nopage in every filesystem and driver, so all of them change with it, in "
+        "code the patch's author does not own. With Morton's struct neither fact touches a signature: each is one "
+        "more field, set by whoever knows it and read by whoever needs it.\n\n"
+        "Linux got there in steps. 2.6.23's ->fault(vma, struct vm_fault *) put a struct on the last hop only "
+        "(2.6.24's __do_fault fills its flags, pgoff, virtual_address and page), and by 2.6.24 the locked page came "
+        "back as a bit of the return value, VM_FAULT_LOCKED; above it, handle_mm_fault and handle_pte_fault still "
+        "passed write_access as an argument of its own. In April 2009 a patch signed off by Linus Torvalds, the "
+        "first of Ying Han's retry series V4 (<604427e00904131245r1125eadapc4f526ac42cf68a@mail.gmail.com>), "
+        "turned that boolean into a word of FAULT_FLAG_ bits through mm/memory.c's fault functions, paying the "
+        "signature changes once, because callers would want to say more than \"was it a write\", for example "
+        "that the fault may answer with a retry. 2.6.37's permission to retry is then one more bit in that word, "
+        "FAULT_FLAG_ALLOW_RETRY, and from 4.10 the whole path passes one struct vm_fault. "
+        "The struct's lasting gain is that the next fact costs a field, not a signature."))
 
 
 def fast_disk_hides_nothing() -> Answer:

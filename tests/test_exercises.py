@@ -122,10 +122,18 @@ def test_who_else_leaks_names_the_task_flag_designs():
         assert p in a.text.split("\n\n")[0]
 
 
-def test_without_regparm_the_verdict_follows_the_bytes():
-    a = exercises.without_regparm()
-    net = int(row(a, "net saving")[1])
-    assert ("pays for itself" in a.text) == (net > 0)
+def test_one_more_fact_changes_every_list_below_its_source_and_none_with_the_struct():
+    from faultlab import callchain
+    a = exercises.one_more_fact()
+    down, up = row(a, "this fault may drop mmap_sem (2.6.37)"), row(a, "the page comes back locked (2.6.23)")
+    below_entry = [c for c in callchain.CHAIN if not c.entry]
+    assert int(down[3]) == len(below_entry) and int(up[3]) == 1 and down[4] == up[4] == "0"
+    assert [c.name for c in callchain.carry("filemap_nopage", "do_no_page")] == \
+        [c.name for c in callchain.CHAIN if c.hook]                  # up: only the ->nopage prototype
+    assert all(any(c.hook for c in callchain.carry(s, t)) for s, t in
+               (("do_page_fault", "filemap_nopage"), ("filemap_nopage", "do_no_page")))
+    with pytest.raises(ValueError, match="not on the chain"):
+        callchain.carry("do_page_fault", "filemap_fault")
 
 
 def test_a_fast_disk_hides_no_bug():
