@@ -41,6 +41,11 @@ def table_text(rows) -> str:
                      .rstrip() for r in cells)
 
 
+def _again(n) -> str:
+    return ("does not call ->nopage again" if n == 0 else "calls ->nopage once more" if n == 1
+            else f"calls ->nopage {n} more times")
+
+
 def _ms(us) -> str:
     return f"{us / 1000:.2f}"
 
@@ -453,22 +458,34 @@ def alone_after_all() -> Answer:
         "lock round trip. Alone in its mm, neither retries."))
 
 
-def which_counter_moves() -> Answer:
-    """05, Exercise 5.4: a munmap and an ftruncate during a read, under sync and seqcount."""
-    rows = [("policy", "race", "full retries", "revalidated", "truncate_count retries", "outcome")]
-    for r in analysis.two_counters():
-        rows.append((r["policy"], r["race"], str(r["full_retries"]), str(r["revalidated"]),
-                     str(r["truncate_retries"]), r["outcome"]))
+def truncate_that_keeps_the_page() -> Answer:
+    """05, Exercise 5.4: truncate_race under sync and lock_page_nopage, the truncate keeping the page or not."""
+    rows = [("design", "truncate", "->nopage again (truncate_count)", "truncater slept on the page lock",
+             "fault ended")]
+    got = {}
+    for beyond, label in ((False, "keeps the page"), (True, "cuts it off")):
+        table = {r["policy"]: r for r in analysis.truncate_race_table(policies=("sync", "lock_page_nopage"),
+                                                                       beyond=beyond)}
+        for p in ("sync", "lock_page_nopage"):
+            order = analysis.truncate_lock_order(policy=p, beyond=beyond)
+            slept = order["truncate_waits_us"] is not None
+            got[p, beyond] = (table[p]["truncate_retries"], slept)
+            rows.append((p, label, str(table[p]["truncate_retries"]), "yes" if slept else "no", table[p]["outcome"]))
+    keep_sync, keep_lock = got["sync", False], got["lock_page_nopage", False]
     return Answer(tuple(rows), (
-        "munmap takes mmap_sem for writing, so it moves Morton's mm count: seqcount's fault finds the count "
-        "changed when it retakes mmap_sem and goes round a full retry (find_vma again, which finds the new "
-        "mapping). It does not touch truncate_count. sync never drops mmap_sem, so the munmap waits for the "
-        "read instead.\n\n"
-        "ftruncate takes no mmap_sem at all: the mm count does not move, and seqcount revalidates in place. "
-        "But unmap_mapping_range bumps the mapping's truncate_count, and do_no_page, under both designs, sees "
-        "it under the pte lock and asks ->nopage again. The two counts guard different things: one the "
-        "address space's layout (VMAs), the other the file's pages. A design that drops mmap_sem still needs "
-        "the file's own guard."))
+        f"A truncate that keeps the page: under sync, do_no_page {_again(keep_sync[0])}, "
+        "because truncate_count belongs to the whole file and every unmap_mapping_range moves it, whatever "
+        f"pages it removes. Under lock_page_nopage it {_again(keep_lock[0]).replace('->nopage', 'it')}, and "
+        f"{'nobody' if not keep_lock[1] else 'the truncater'} sleeps on a page lock: truncate_inode_pages locks only "
+        "the pages past the new end, the faulted page is not one of them, and the fault checks i_size under its "
+        "own page's lock, where the new size is already visible.\n\n"
+        "A truncate that cuts the page off has to take that very page's lock to remove it, so it sleeps until "
+        "the read is over under both designs: the page lock makes the two meet exactly when they touch the same "
+        "page, and never otherwise.\n\n"
+        "It is the false invalidation of the sweep above, one level down. Morton's mm count moves on every "
+        "down_write of the process, as truncate_count moves on every truncate of the file; a guard as fine as "
+        "what it protects (a page's lock here, a VMA's lock in 6.4's per-VMA locks) is disturbed only by the "
+        "writers that change that object. The price is a lock taken per object instead of one count read."))
 
 
 # -- 06 What Linux did -----------------------------------------------------------------------------------

@@ -220,13 +220,14 @@ def test_only_the_design_without_a_dropped_lock_keeps_the_page_locked_until_the_
     assert "gets the page lock after the fault ends" in a.text and "gets the lock before the fault ends" in a.text
 
 
-def test_munmap_moves_the_mm_count_and_ftruncate_the_mappings():
-    a = exercises.which_counter_moves()
-    got = {(r[0], r[1]): r[2:5] for r in a.rows[1:]}
-    assert got[("seqcount", "munmap")] == ("1", "0", "0")
-    assert got[("seqcount", "ftruncate")] == ("0", "1", "1")
-    assert got[("sync", "munmap")] == ("0", "0", "0")
-    assert got[("sync", "ftruncate")] == ("0", "0", "1")
+def test_only_the_file_wide_count_is_moved_by_a_truncate_that_keeps_the_page():
+    a = exercises.truncate_that_keeps_the_page()
+    got = {(r[0], r[1]): r[2:] for r in a.rows[1:]}
+    assert got[("sync", "keeps the page")][:2] == ("1", "no")
+    assert got[("lock_page_nopage", "keeps the page")][:2] == ("0", "no")
+    assert got[("sync", "cuts it off")][1] == got[("lock_page_nopage", "cuts it off")][1] == "yes"
+    assert {v[2] for k, v in got.items() if k[1] == "cuts it off"} == {"SIGBUS"}
+    assert "does not call it again" in a.text
 
 
 def test_lab_reader_holds_mmap_lock_for_the_whole_read_only_through_proc_self_mem():
