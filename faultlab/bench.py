@@ -16,8 +16,9 @@ Prints, measured in the same run on the same machine:
   100 simulated seconds without the record (goal: the same within 50 MB),
   unless ``memory=False``;
 * each explorer's callback at its default settings: the model run, the
-  figure, and its PNG (what a control change costs), with the figure's layout
-  reused from an earlier draw of its shape and laid out anew.
+  figure and its PNG, and the whole update() laid out anew and drawn whole
+  (the baseline), on a kept layout, on a kept background (what a new
+  setting costs), and for a setting shown again; ratios to the baseline.
 
 Figures are printed, never asserted: these machines are noisy. Each time
 is the best of ``repeat`` runs.
@@ -89,29 +90,63 @@ def peak_memory_mb(until_ms) -> float:
     return int(out.split()[-1]) / 1024.0
 
 
+EXPLORER_MODES = ("laid out anew", "layout kept", "background kept", "shown again")
+
+
+def _explorers():
+    """name -> a fresh explorer at its default settings (the twin over the recorded runs)."""
+    from . import widgets
+    from .kernel_lab import load_recorded, twin
+    makers = {name: (lambda cls=cls: cls(run_now=False)) for name, cls in widgets.EXPLORERS.items()}
+    makers["twin"] = lambda: twin.explorer(load_recorded(), run_now=False)
+    return makers
+
+
 def explorer_callbacks(repeat=3) -> dict:
-    """Explorer name -> (first, redraw): the best time (s) of ``update()`` (the model run, the
-    summary, the figure and its PNG) when its figure's shape is laid out anew, and when the
-    layout of an earlier draw of that shape is reused (what a control change costs)."""
+    """Explorer name -> {part or mode: best time (s)}. The parts of one answer: the model
+    run, the figure (its Axes emptied and drawn into) and its PNG (on the kept layout and
+    background). The modes, whole ``update()`` calls: the figure laid out anew and drawn
+    whole (what every redraw cost before layouts were kept), on a kept layout but drawn
+    whole (before backgrounds were kept), on a kept background (what a new setting costs
+    now), and a setting shown again (``update(reuse=True)``)."""
     import matplotlib
     matplotlib.use("Agg")
     from contextlib import redirect_stdout
 
     from . import widgets
+
+    def best(fn):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            with redirect_stdout(io.StringIO()):        # display() outside a notebook prints a repr
+                fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
     out = {}
-    for name, cls in widgets.EXPLORERS.items():
-        ex = cls(run_now=False)
-        best = {}
-        for mode in ("first", "redraw"):
-            for _ in range(repeat):
-                if mode == "first":
-                    widgets._LAYOUTS.clear()
-                t = time.perf_counter()
-                with redirect_stdout(io.StringIO()):        # display() outside a notebook prints a repr
-                    ex.update()
-                took = time.perf_counter() - t
-                best[mode] = min(best.get(mode, took), took)
-        out[name] = (best["first"], best["redraw"])
+    for name, make in _explorers().items():
+        ex = make()
+        with redirect_stdout(io.StringIO()):
+            ex.update()
+        fig = ex._figure
+
+        def anew():
+            widgets._LAYOUTS.clear()
+            fig.__dict__.pop("_faultlab_backgrounds", None)
+            ex.update()
+
+        def layout_kept():
+            fig.__dict__.pop("_faultlab_backgrounds", None)
+            ex.update()
+
+        scenario = ex.last_result.scenario
+        t = {"run": best(lambda: run(scenario)),
+             "figure": best(lambda: ex.figure(ex.last_result))}
+        t["PNG"] = best(lambda: widgets.png_bytes(ex.figure(ex.last_result))) - t["figure"]
+        for mode, fn in zip(EXPLORER_MODES, (anew, layout_kept, ex.update, lambda: ex.update(reuse=True))):
+            t[mode] = best(fn)
+        out[name] = t
     return out
 
 
@@ -137,7 +172,10 @@ def main(repeat=3, memory=True):
     except ImportError as e:
         print(f"explorers: not measured ({e.name} is not installed)")
     else:
-        for name, (first, redraw) in callbacks.items():
-            print(f"explorer {name:<10} callback (run + figure + PNG){redraw:8.3f} s "
-                  f"(layout reused; laid out anew {first:.3f} s, ratio {redraw / first:.2f})")
+        base = EXPLORER_MODES[0]
+        print(f"explorer callbacks, best of {repeat} (s; ratio to '{base}', drawn whole with a new layout):")
+        for name, t in callbacks.items():
+            modes = ", ".join(f"{m} {t[m]:.3f} ({t[m] / t[base]:.2f})" for m in EXPLORER_MODES[1:])
+            print(f"explorer {name:<9} run {t['run']:.3f} figure {t['figure']:.3f} PNG {t['PNG']:.3f} | "
+                  f"{base} {t[base]:.3f}, {modes}")
     return 0

@@ -25,7 +25,12 @@ traceback. Every answer is kept quick: a run estimated to cost more than
 From the moment a control changes until the new picture is in, the
 explorer says it is running the model and dims the old summary and
 picture. The picture is one ``Image`` whose PNG is swapped in place, drawn
-into one figure that is cleared and redrawn, not re-created.
+into one figure whose Axes are emptied and drawn into again, not
+re-created; its layout and its background (axes, ticks, labels, legend)
+are drawn once per shape and kept (``png_bytes``), the same picture a
+whole save makes. A control change back to one of the last
+``ANSWERS_KEPT`` settings shows what was kept of it without running the
+model again (a scenario and its seed make the same run).
 
 ``Reveal(answer_fn)`` is an exercise's button: it computes the answer (by
 running faultlab, usually a function of ``faultlab.exercises``) only when
@@ -33,14 +38,17 @@ asked, says it is working meanwhile, and shows a table and wrapped prose.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import html
 import io
 import math
 import numbers
 
 import ipywidgets as W
+import matplotlib.image as mimage
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -60,6 +68,7 @@ COUNTED_EVENTS = (record.RETRY, record.EVICT, record.REVALIDATED, record.KERNEL_
 BUSY_HTML = "<p class='faultlab-busy-note' style='color:#555;margin:0'><i>{what}…</i></p>"
 _BUSY_STYLE = "<style>.faultlab-busy{opacity:0.4;transition:opacity 0.1s}</style>"
 FIGURE_DPI = 72
+ANSWERS_KEPT = 8          # settings an explorer shows again without rerunning (each keeps its run)
 
 
 _LAYOUTS: dict = {}       # layout_key(fig) -> the axes' positions constrained layout gave that shape
@@ -73,23 +82,92 @@ def _tick_texts(axis) -> tuple:
     return tuple(axis.get_major_formatter().format_ticks(locs))
 
 
+def _title_extent(title, renderer):
+    """What a centred title takes from constrained layout: its height above and below the
+    baseline, never its width (``Axes.get_tightbbox(for_layout_only=True)`` narrows a
+    title to a pixel); None if it shows nothing."""
+    if not title.get_visible() or not title.get_text():
+        return None
+    box = title.get_window_extent(renderer)
+    base = title.get_transform().transform(title.get_position())[1]
+    return (round(box.y1 - base, 3), round(base - box.y0, 3))
+
+
 def layout_key(fig) -> tuple:
     """Everything constrained layout places a figure's axes by: the figure's size and, for
     each Axes, its position in the grid and the text around it (tick labels, axis labels,
-    titles, texts, legend entries), and the figure's own legends and titles."""
+    the centred title's height, the side titles, texts, legend entries), and the figure's
+    own legends and titles. A centred title naming another policy in the same type takes
+    the same room: the same key."""
     def legend(leg):
         return None if leg is None else (tuple(t.get_text() for t in leg.get_texts()), leg._ncols)
+    agg = isinstance(fig.canvas, FigureCanvasAgg)
+    renderer = fig.canvas.get_renderer() if agg else None
     parts = [tuple(fig.get_size_inches().round(4)), fig.dpi]
     for ax in fig.axes:
         spec = ax.get_subplotspec()
+        title = _title_extent(ax.title, renderer) if agg else ax.get_title()
         parts.append((None if spec is None else (spec.rowspan, spec.colspan),
                       _tick_texts(ax.xaxis), _tick_texts(ax.yaxis), ax.get_xlabel(), ax.get_ylabel(),
-                      tuple(ax.get_title(loc=w) for w in ("left", "center", "right")),
+                      (title, ax.get_title(loc="left"), ax.get_title(loc="right")),
                       tuple((t.get_text(), tuple(t.get_position())) for t in ax.texts),
                       legend(ax.get_legend())))
     parts.append(tuple(legend(leg) for leg in fig.legends))
     parts.append(tuple(t.get_text() for t in (fig._suptitle, fig._supxlabel, fig._supylabel) if t))
     return tuple(parts)
+
+
+def _foreground(ax) -> list:
+    """What a redraw of an explorer's Axes changes: what was drawn into it (bars, markers,
+    patches, texts), its titles, and the spines that frame the bars (drawn over them), in
+    the order the Axes draws them. Everything else of the Axes is its background."""
+    spines = list(ax.spines.values()) if ax.axison and ax.get_frame_on() else []
+    drawn = [a for a in [*ax._children, *spines, ax.title, ax._left_title, ax._right_title]
+             if a.get_visible()]
+    return sorted(drawn, key=lambda a: a.zorder)
+
+
+def _view_key(fig) -> tuple:
+    """Where each Axes sits and where its ticks and grid lines fall (with layout_key: all
+    the background depends on)."""
+    return tuple((tuple(ax.get_position().bounds), tuple(ax.get_xlim()), tuple(ax.get_ylim()),
+                  tuple(ax.xaxis.get_major_locator()()), tuple(ax.yaxis.get_major_locator()()))
+                 for ax in fig.axes)
+
+
+_BACKGROUNDS_KEPT = 8     # per figure; each is a copy of the whole canvas
+
+
+def _draw_on_background(fig, key) -> None:
+    """Draw ``fig`` into its Agg canvas: the background (axes, ticks, grid lines, labels,
+    legend) from a copy kept on the figure under ``key`` and the view, else drawn without
+    the foreground (laying the figure out first if it has a layout engine) and kept; then
+    each Axes' foreground in the Axes' own order. Background and foreground do not overlap
+    (the legend sits below the axis, the titles above it), so this is what one whole draw
+    makes, pixel for pixel."""
+    canvas = fig.canvas
+    kept = fig.__dict__.setdefault("_faultlab_backgrounds", {})
+    front = [_foreground(ax) for ax in fig.axes]
+    background = kept.get((key, _view_key(fig))) if fig.get_layout_engine() is None else None
+    if background is None:
+        every = [a for arts in front for a in arts]
+        for art in every:
+            art.set_animated(True)                   # a draw that is not a save leaves these out
+        try:
+            canvas.draw()
+        finally:
+            for art in every:
+                art.set_animated(False)
+        if len(kept) >= _BACKGROUNDS_KEPT:
+            kept.clear()
+        kept[key, _view_key(fig)] = canvas.copy_from_bbox(fig.bbox)
+    else:
+        canvas.restore_region(background)
+    renderer = canvas.get_renderer()
+    for ax, arts in zip(fig.axes, front):
+        ax._update_title_position(renderer)
+        for art in arts:
+            art.draw(renderer)
 
 
 def png_bytes(fig) -> bytes:
@@ -99,21 +177,65 @@ def png_bytes(fig) -> bytes:
     pass on every save, most of a redraw's time. The positions the layout gives a figure
     are kept under ``layout_key(fig)``; a later figure with the same key (an explorer's
     redraw after a control changed the bars, not the text around them) gets those
-    positions and is saved without a layout engine: the same picture, drawn once."""
+    positions and is drawn without a layout engine. Drawing the axes, ticks, labels and
+    legend is most of what is left: a figure at ``FIGURE_DPI`` on an Agg canvas (an
+    explorer's) keeps a copy of that background per layout and view, and a redraw draws
+    only the bars, markers, titles and frame over it. The same picture and the same PNG
+    bytes as ``savefig`` (tested)."""
     from matplotlib.layout_engine import ConstrainedLayoutEngine
-    key = layout_key(fig) if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) else None
+    key = None
+    if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        for ax in fig.axes:                  # where a new figure's Axes start (reused ones too):
+            spec = ax.get_subplotspec()      # the ticks an axis picks depend on its length
+            if spec is not None:
+                ax._set_position(spec.get_position(fig))
+        key = layout_key(fig)
     kept = _LAYOUTS.get(key) if key is not None else None
     if kept is not None:
         fig.set_layout_engine(None)
         for ax, pos in zip(fig.axes, kept):
-            ax.set_position(pos)
+            ax._set_position(pos)         # set_position would take the Axes out of later layouts
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    if fig.dpi != FIGURE_DPI or type(fig.canvas) is not FigureCanvasAgg:
+        fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    else:
+        _draw_on_background(fig, key if key is not None else layout_key(fig))
+        mimage.imsave(buf, fig.canvas.buffer_rgba(), format="png", origin="upper",
+                      dpi=fig.dpi)                   # what savefig's print_png does with the canvas
     if key is not None and kept is None:
         if len(_LAYOUTS) >= _LAYOUTS_KEPT:
             _LAYOUTS.clear()
         _LAYOUTS[key] = [ax.get_position(original=False).frozen() for ax in fig.axes]
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def collections_deferred():
+    """Python's cyclic garbage collector paused while an answer is computed and shown, and
+    resumed after (if it was on). A run makes tens of thousands of objects; a full
+    collection in the middle of one walks every object of the kernel (the kept answers
+    too) and once took a fifth of a second, longer than drawing the picture. Nothing is
+    skipped: what would have been collected is collected at the next allocation after."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _empty(ax) -> None:
+    """Take out of ``ax`` what a drawing put in (artists, legend, titles, axis labels);
+    its ticks, limits and grid are set again by the next drawing."""
+    for art in list(ax._children):
+        art.remove()
+    if ax.legend_ is not None:
+        ax.legend_.remove()
+    for loc in ("left", "center", "right"):
+        ax.set_title("", loc=loc)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
 
 
 def _esc(text) -> str:
@@ -216,8 +338,9 @@ class Explorer:
         self.last_summary = None
         self.last_message = None
         self.last_result = None
-        self.last_figure = None        # the last figure drawn; kept for inspection
+        self.last_figure = None        # the last figure drawn (a setting shown again is not redrawn)
         self._figure = None            # the one figure ``canvas`` redraws in place
+        self._answers = {}             # a setting's controls -> what update() showed for it
         self._quiet = False
         self.header = W.HTML(f"{_BUSY_STYLE}<h4>{_esc(self.title)}</h4><p>{self.intro}</p>")
         self.status = W.HTML()         # "Running the model..." from a control's change to the new figure
@@ -250,17 +373,27 @@ class Explorer:
         """The picture of a run: a timeline, drawn into the explorer's one figure."""
         return plots.timeline(result, ax=self.canvas(len(result.threads)))
 
-    def canvas(self, lanes):
-        """The explorer's figure, cleared, sized for ``lanes`` lanes, with one Axes to draw into.
-        One figure is reused from run to run (redrawn in place, not re-created): its canvas and
-        the text measurements matplotlib caches on it are what a redraw spends most time on."""
-        if self._figure is None:
-            self._figure = Figure(layout="constrained")
-            FigureCanvasAgg(self._figure)
-        self._figure.clf()
-        self._figure.set_layout_engine("constrained")     # png_bytes may have set it aside
-        self._figure.set_size_inches(11, min(2.2 + 0.45 * lanes, 14))
-        return self._figure.add_subplot()
+    def canvas(self, lanes, rows=1, height=None):
+        """The explorer's figure, emptied, sized for ``lanes`` lanes (or ``height`` inches),
+        with ``rows`` Axes one above the other (sharing x) to draw into: the Axes, or a list.
+        One figure is reused from run to run, and so are its Axes while its shape stays:
+        only what was drawn into them (and their titles, labels, legend) is taken out, and
+        the next drawing sets the rest again. Making Axes anew and saving them whole is
+        what a redraw spent most of its time on (see ``png_bytes``)."""
+        size = (11.0, float(height if height is not None else min(2.2 + 0.45 * lanes, 14)))
+        fig = self._figure
+        if fig is not None and len(fig.axes) == rows and tuple(fig.get_size_inches()) == size:
+            for ax in fig.axes:
+                _empty(ax)
+        else:
+            if fig is None:
+                fig = self._figure = Figure(dpi=FIGURE_DPI)
+                FigureCanvasAgg(fig)
+            fig.clf()
+            fig.set_size_inches(*size)
+            fig.subplots(rows, 1, sharex=True, squeeze=False)
+        fig.set_layout_engine("constrained")              # png_bytes may have set it aside
+        return fig.axes[0] if rows == 1 else list(fig.axes)
 
     def summary_rows(self, summary):
         return list(self.rows)
@@ -290,14 +423,28 @@ class Explorer:
             self.summary_box.add_class("faultlab-busy")
             self.image.add_class("faultlab-busy")
             try:
-                self.update()
+                with collections_deferred():
+                    self.update(reuse=True)
             finally:
                 self.status.value = ""
                 self.summary_box.remove_class("faultlab-busy")
                 self.image.remove_class("faultlab-busy")
 
-    def update(self):
-        """Rerun with the controls' values; return the summary dict, or the message."""
+    def answer_key(self) -> tuple:
+        """What an answer depends on: the controls' values, the fixed parameters and the
+        explorer's run-length bound (a run is a function of its scenario and seed)."""
+        return (tuple((k, _clean(c.value)) for k, c in self.controls.items()),
+                tuple(sorted(self.fixed.items())), EXPLORER_MAX_OPS)
+
+    def update(self, reuse=False):
+        """Rerun with the controls' values; return the summary dict, or the message.
+        ``reuse``: a setting shown before (one of the last ``ANSWERS_KEPT``) is shown again
+        from what was kept of it, without running or drawing (what a control change does:
+        the same scenario and seed make the same run, so the same answer)."""
+        key = self.answer_key()
+        if reuse and key in self._answers:
+            self._answers[key] = answer = self._answers.pop(key)      # most recent last
+            return self._show(*answer)
         try:
             asked = self.scenario()
             asked.check()
@@ -309,16 +456,27 @@ class Explorer:
         counts = record.counts(result.events, COUNTED_EVENTS)
         summary["explorer"] = {"trace_counts": counts, **self.derive(result, summary)}
         self.last_result, self.last_summary, self.last_message = result, summary, None
-        self.message.value = ("" if scenario is asked else
-                              f"<div>These settings make a long run: it is shortened to "
-                              f"{scenario.until_ms:g} ms of the {asked.until_ms:g} ms asked, to answer "
-                              f"quickly. For the whole run: <code>faultlab.run(...)</code> below.</div>")
-        self.summary_box.value = self._summary_html(summary)
+        message = ("" if scenario is asked else
+                   f"<div>These settings make a long run: it is shortened to "
+                   f"{scenario.until_ms:g} ms of the {asked.until_ms:g} ms asked, to answer "
+                   f"quickly. For the whole run: <code>faultlab.run(...)</code> below.</div>")
+        self.message.value = message
+        self.summary_box.value = summary_html = self._summary_html(summary)
         fig = self.figure(result)
         self.last_figure = fig
-        self.image.value = png_bytes(fig)       # the picture is swapped in place, not redisplayed
+        picture = png_bytes(fig)
         if fig is not self._figure:
             plt.close(fig)                      # a figure of its own (a subclass's): not kept
+        if len(self._answers) >= ANSWERS_KEPT:
+            del self._answers[next(iter(self._answers))]               # the least recent
+        self._answers[key] = (result, summary, message, summary_html, picture)
+        return self._show(*self._answers[key])
+
+    def _show(self, result, summary, message, summary_html, picture):
+        self.last_result, self.last_summary, self.last_message = result, summary, None
+        self.message.value = message
+        self.summary_box.value = summary_html
+        self.image.value = picture              # the picture is swapped in place, not redisplayed
         return summary
 
     def _fail(self, message):
@@ -661,7 +819,8 @@ class TwinExplorer(Explorer):
         return rows
 
     def figure(self, result):
-        return twin.side_by_side(self.runs[self.params()["path"]], result)
+        return twin.side_by_side(self.runs[self.params()["path"]], result,
+                                 axes=self.canvas(0, rows=2, height=5.6))
 
     def call_text(self, params):
         return (f"faultlab.run(dataclasses.replace(twin.twin_scenario(runs[{params['path']!r}], "

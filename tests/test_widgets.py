@@ -297,3 +297,92 @@ def test_reveal_names_the_answer_function_also_through_a_partial():
         r.reveal()
         assert "faultlab.exercises.reader_before_writer()" in r.answer.value
     assert bound.question is None                       # the question stands in the notebook, once
+
+
+def _whole_save(ex, **settings):
+    """What a fresh explorer's figure of ``settings`` looks like laid out anew and saved whole
+    (``savefig``, no kept layout, no kept background): the reference for a redraw."""
+    import io
+    fresh = type(ex)(run_now=False, **settings) if not isinstance(ex, widgets.TwinExplorer) \
+        else type(ex)(ex.runs, run_now=False, **settings)
+    result = widgets.run(fresh.scenario().within(widgets.EXPLORER_MAX_OPS))
+    fig = fresh.figure(result)                         # a new figure, laid out by its engine
+    assert fig.get_layout_engine() is not None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=widgets.FIGURE_DPI)
+    return buf.getvalue()
+
+
+def test_a_redraw_on_a_kept_background_is_what_a_whole_save_draws(monkeypatch):
+    """After a few changes the explorer's Axes are reused and its background is drawn from a
+    kept copy (no whole draw of the canvas); each picture is byte for byte the PNG a fresh
+    figure of the same settings saves whole. The policies' titles differ in text, not in the
+    room they take, and one layout serves them."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    ex = ConvoyExplorer(until_ms=30)
+    axes = ex._figure.axes[0]
+    whole_draws = []
+    real_draw = FigureCanvasAgg.draw
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: whole_draws.append(1) or real_draw(self))
+    settings = {"until_ms": 30}
+    for step in ({"policy": "nopage_retry"}, {"policy": "refault"}, {"policy": "page_flag_retry"},
+                 {"disk_ms": 12.0}, {"policy": "sync"}, {"policy": "vm_fault_retry"}):
+        settings.update(step)
+        ex.set(**step)
+        picture = bytes(ex.image.value)
+        monkeypatch.setattr(FigureCanvasAgg, "draw", real_draw)
+        assert picture == _whole_save(ex, **settings), settings
+        monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: whole_draws.append(1) or real_draw(self))
+    assert ex._figure.axes[0] is axes                        # the same Axes, emptied and drawn into
+    assert len(whole_draws) < 6                              # some pictures drew on a kept background
+    titles = {ex.set(policy=p)["policy"]: widgets.layout_key(ex._figure) for p in ("nopage_retry", "page_flag_retry")}
+    assert len(set(titles.values())) == 1
+
+
+def test_the_twin_explorer_draws_into_its_own_figure_as_a_whole_save_would():
+    from faultlab.kernel_lab import load_recorded, twin
+    ex = twin.explorer(load_recorded())
+    fig = ex._figure
+    for step in ({"path": "fault"}, {"delay_ms": 200.0}, {"policy": "sync"}):
+        ex.set(**step)
+        assert ex.last_figure is fig and len(fig.axes) == 2
+        assert bytes(ex.image.value) == _whole_save(ex, **{k: c.value for k, c in ex.controls.items()})
+    assert all(plt.figure(n) is not fig for n in plt.get_fignums())
+
+
+def test_a_setting_shown_before_is_shown_again_without_a_run(monkeypatch):
+    """A control change back to a setting the explorer showed answers from what it kept
+    (the same scenario and seed make the same run); update() itself always reruns."""
+    ex = ConvoyExplorer(until_ms=30)
+    first = (bytes(ex.image.value), ex.summary_box.value, ex.last_summary)
+    ex.controls["policy"].value = "nopage_retry"
+    runs = []
+    real_run = widgets.run
+    monkeypatch.setattr(widgets, "run", lambda s: runs.append(s) or real_run(s))
+    ex.controls["policy"].value = "sync"                    # back: no run
+    assert runs == [] and (bytes(ex.image.value), ex.summary_box.value, ex.last_summary) == first
+    assert ex.last_result.scenario.policy == "sync"
+    ex.controls["disk_ms"].value = 12.0                     # a new setting runs
+    assert len(runs) == 1
+    assert ex.update() == ex.last_summary and len(runs) == 2
+    for i in range(widgets.ANSWERS_KEPT + 1):               # the oldest answers are dropped
+        ex.controls["disk_ms"].value = 1.0 + i
+    ex.controls["policy"].value = "nopage_retry"
+    assert len(runs) == 2 + widgets.ANSWERS_KEPT + 2
+
+
+def test_a_control_change_defers_garbage_collection_until_it_is_answered(monkeypatch):
+    import gc
+    ex = ConvoyExplorer(until_ms=30)
+    seen = []
+    real_run = widgets.run
+    monkeypatch.setattr(widgets, "run", lambda s: seen.append(gc.isenabled()) or real_run(s))
+    assert gc.isenabled()
+    ex.controls["policy"].value = "nopage_retry"
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:                                                    # left off if it was off
+        ex.controls["policy"].value = "refault"
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -449,13 +449,18 @@ def verdicts(lab, share: float = 0.8) -> dict:
     return out
 
 
-def side_by_side(lab, result=None, start_ms=None, end_ms=None):
-    """Two timelines, one above the other on the same time axis: the run, then its twin."""
+def side_by_side(lab, result=None, start_ms=None, end_ms=None, axes=None):
+    """Two timelines, one above the other on the same time axis: the run, then its twin.
+    ``axes``: the two Axes (top, bottom; sharing x) to draw into, else a new figure."""
     if result is None:
         result = run_twin(lab)
     lo = start_ms if start_ms is not None else 0.0
     hi = end_ms if end_ms is not None else max(plots.end_us(lab), plots.end_us(result)) / 1000.0
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.6), sharex=True, layout="constrained")
+    if axes is None:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.6), sharex=True, layout="constrained")
+    else:
+        top, bottom = axes
+        fig = top.figure
     plots.timeline(lab, ax=top, start_ms=lo, end_ms=hi, legend=False,
                    title=f"measured: {lab.path}, Linux {lab.kernel}, delay {lab.delay_ms} ms")
     plots.timeline(result, ax=bottom, start_ms=lo, end_ms=hi, legend=True,
