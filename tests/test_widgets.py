@@ -386,3 +386,20 @@ def test_a_control_change_defers_garbage_collection_until_it_is_answered(monkeyp
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_run_kept_short_to_answer_at_once_says_so():
+    """Where an explorer picks a short run length for speed, its summary says how long and how
+    to make a longer run; where it does not, it says nothing."""
+    h = HistoryExplorer(run_now=False)
+    for workload, ms in (("two_thread", 100.0), ("threaded_app", 100.0)):
+        h.set(workload=workload)
+        assert h.last_result.scenario.until_ms == ms
+        assert f"{ms:g} simulated ms, kept short" in h.summary_box.value, workload
+        assert f"until_ms={ms!r}" in h.summary_box.value
+    h.set(workload="fadvise_dos")
+    assert "kept short" not in h.summary_box.value
+    sq = SeqcountExplorer(workload="two_thread")
+    assert sq.last_result.scenario.until_ms == 100.0 and "100 simulated ms, kept short" in sq.summary_box.value
+    sq.set(workload="unmap_during_fault")
+    assert "kept short" not in sq.summary_box.value
