@@ -4,7 +4,7 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 # One venv, two stamps: `make lab` installs the model and the lab extra
-# (JupyterLab, ipywidgets, RISE, mfusepy); `make test` adds the test extra.
+# (JupyterLab, ipywidgets, jupyterlab-slideshow, RISE, mfusepy); `make test` adds the test extra.
 LAB_STAMP  := $(VENV)/.stamp-lab
 TEST_STAMP := $(VENV)/.stamp-test
 

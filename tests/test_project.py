@@ -86,7 +86,7 @@ def extra(name: str) -> set[str]:
 def test_runtime_dependencies_are_the_models():
     """`pip install faultlab` gives the model and its CLI, not a Jupyter stack."""
     assert set(pyproject_deps()) == {"simpy", "numpy", "matplotlib"}
-    assert {"jupyterlab", "ipywidgets", "jupyterlab-rise", "mfusepy"} <= extra("lab")
+    assert {"jupyterlab", "ipywidgets", "jupyterlab-slideshow", "jupyterlab-rise", "mfusepy"} <= extra("lab")
     assert not extra("lab") & extra("test"), "an extra repeats a package of the other"
     assert "jupyterlab" not in extra("test") and "pytest" not in extra("lab")
 
