@@ -66,6 +66,13 @@ def test_the_lone_relock_gap_is_spent_outside_the_lock():
     assert p["reader_relock_us"] == pytest.approx(25.0, abs=0.5)
 
 
+def test_the_fault_twin_uses_no_relock_gap():
+    """The fault path's reader takes mmap_lock only for the retry after its read, so a
+    gap in its calibration would span a read: the twin leaves it out."""
+    with_gap = two_thread_twin({**CAL, "reader_relock_us": 5000.0}, "fault", "split")
+    assert with_gap == two_thread_twin(dict(CAL), "fault", "split")
+
+
 def test_the_race_goes_to_whoever_runs_first():
     """procmem, split: a reader back at the lock before the mapper's wake-up steals
     it (the mapper gets in by HANDOFF, one syscall per two reads); a reader back

@@ -276,7 +276,8 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
       period's mean is what sets a rate).  A calibration without
       ``reader_relock_us`` (no tracefs, or recorded before it was measured)
       leaves only the two clock reads outside the lock, as the first twin
-      did;
+      did, and so does ``path="fault"`` (its reader takes mmap_lock only for
+      the retry after its read: no gap of that kind);
       ``path="procmem"``: a get_user_pages read holding mmap_lock across the
       I/O (/proc/self/mem, no retry), ``path="fault"``: an ordinary fault
       under ``per_vma_lock`` (6.8); the modern rwsem rules either way;
@@ -314,7 +315,7 @@ def two_thread_twin(calibration: dict, path: str, cpus: str) -> Scenario:
     munmap_us = max(float(calibration["munmap_us"]) - clock_us, 0.01)
     wakeup_us = calibration.get("wakeup_us") or calibration.get("wakeup_same_cpu_us") or Costs().wakeup_us
     reader_period = 1e6 / float(calibration["reader_alone_per_s"])
-    relock_us = calibration.get("reader_relock_us")
+    relock_us = calibration.get("reader_relock_us") if path == "procmem" else None
     reader_user_us = float(relock_us) if relock_us else max(2 * clock_us, 0.05)
     mapper_period = 1e6 / float(calibration["mapper_alone_per_s"])
     hz = calibration.get("hz") if calibration.get("hz") in HZ_CHOICES else HZ

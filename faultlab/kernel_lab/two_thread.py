@@ -342,8 +342,9 @@ def _costs(lib, cpu_a: int, cpu_b: int | None) -> dict:
 
 
 def _alone(rig, path_cpu: int, mapper_cpu: int, seconds: float, timeout_s: float) -> dict:
-    """The mapper alone, then the reader alone, each for ``seconds``; the reader's run
-    records its mmap_lock tracepoints where tracefs allows (its relock gap)."""
+    """The mapper alone, then the reader alone, each for ``seconds``; on the procmem
+    path the reader's run records its mmap_lock tracepoints where tracefs allows (its
+    relock gap)."""
     m, keep = _mapper_struct(mapper_cpu, long_cap=1)
     _run_loops([_Loop("mapper", rig.lib.fl_mapper, m)], seconds, timeout_s)
     if m.err:
@@ -352,9 +353,10 @@ def _alone(rig, path_cpu: int, mapper_cpu: int, seconds: float, timeout_s: float
     rd, keep2 = _reader_struct(rig, path_cpu, pages)
     lane = _Loop("reader", rig.lib.fl_reader, rd)
     trace = {"session": None, "records": []}
+    mode = "auto" if rig.path == "procmem" else False    # the fault path's gap spans a read
     try:
         start, _ = _run_loops([lane], seconds, timeout_s + 2 * rig.mount.delay_ms / 1000,
-                              on_ready=_trace_hook("auto", trace))
+                              on_ready=_trace_hook(mode, trace))
         if trace["session"] is not None:
             trace["records"] = trace["session"].stop()
     finally:
@@ -389,10 +391,13 @@ def calibrate(path: str = "procmem", disk_ms: int = 18, seconds: float = 1.0, *,
     path                the reader's path the reader numbers were measured on
     read_us             one reader access alone, from the call to its return:
                         disk_ms plus the FUSE round trip and the fault
-    reader_relock_us    the reader alone, from its mmap_lock ``released`` to its next
-                        ``start_locking`` (the kernel's tracepoints; None where
-                        tracefs cannot be used): the rest of one access after the
-                        lock and the next access's way in to the lock
+    reader_relock_us    path "procmem": the reader alone, from its mmap_lock
+                        ``released`` to its next ``start_locking`` (the kernel's
+                        tracepoints; None where tracefs cannot be used): the rest
+                        of one access after the lock and the next access's way in
+                        to it.  None on the fault path, whose reader takes
+                        mmap_lock only after its read (the retry), so its gap
+                        spans a whole read and decides no race
     reader_alone_per_s  the reader loop alone (no mapper), accesses per second
     mapper_alone_per_s  the mapper loop alone, mmap + munmap pairs per second
     mmap_us, munmap_us  one mmap / munmap of an anonymous page, alone
@@ -710,7 +715,8 @@ class BenchResult:
         """The twin's prediction beside the measurement: ``mapper_per_s``,
         ``reader_per_s`` (predicted), ``mapper_ratio``, ``reader_ratio``
         (predicted / measured), ``relock_gap`` ("alone": the calibration measured
-        the reader's relock gap; "absent": it did not, so this is the first twin)
+        the reader's relock gap; "absent": a procmem calibration without it, so this
+        is the first twin; "not used": a fault run, whose twin needs none)
         and, for a ``procmem`` run with the gap, the first twin's ``first_mapper_per_s``
         and ``first_mapper_ratio``; ``{"absent": why}`` when there is none."""
         if not self.calibration:
@@ -725,7 +731,8 @@ class BenchResult:
         out = {"mapper_per_s": pred["mapper_per_s"], "reader_per_s": pred["reader_per_s"],
                "mapper_ratio": ratio(pred["mapper_per_s"], mapper),
                "reader_ratio": ratio(pred["reader_per_s"], reader),
-               "relock_gap": "alone" if self.calibration.get("reader_relock_us") else "absent"}
+               "relock_gap": ("alone" if self.calibration.get("reader_relock_us")
+                              else "absent" if self.path == "procmem" else "not used")}
         first = self.first_prediction()
         if first is not None:
             out["first_mapper_per_s"] = first["mapper_per_s"]
