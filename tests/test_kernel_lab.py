@@ -846,7 +846,8 @@ def test_benchmark_recordings_round_trip_through_the_shared_writer(tmp_path):
 
 
 def test_a_benchmark_result_runs_its_twin_once(monkeypatch):
-    """summary() (through twin()) and twin.relock_race share one prediction per result."""
+    """summary() (through twin()) and twin.relock_race share one prediction per twin and
+    result: the second twin's and, for a procmem run with a relock gap, the first's."""
     from faultlab.kernel_lab import twin
     calls = []
     real = twin.predict_two_thread
@@ -854,4 +855,6 @@ def test_a_benchmark_result_runs_its_twin_once(monkeypatch):
     r = two_thread.load_recorded_runs()[("procmem", "split")]
     first = r.summary()["twin"]
     assert r.summary()["twin"] == first and twin.relock_race(r)["twin_loops_per_read"] is not None
-    assert len(calls) == 1
+    assert r.calibration["reader_relock_us"] and len(calls) == 2
+    second, first_twin = calls[0][0], calls[1][0]
+    assert {k: v for k, v in second.items() if k != "reader_relock_us"} == first_twin
