@@ -477,6 +477,30 @@ class RelockGaps(Fold):
         return self.gaps
 
 
+class LockHolds(Fold):
+    """Each hold of mmap_sem by ``task``, from its ``acquire_returned`` to its
+    ``released``: ``(got_us, held_us)``, in order (a release with no grant seen is
+    left out)."""
+
+    wants = frozenset((ACQUIRE_RETURNED, RELEASED))
+
+    def __init__(self, task):
+        self.task, self.got, self.holds = task, None, []
+
+    def feed(self, event):
+        t, task, name, _ = event
+        if task != self.task:
+            return
+        if name == ACQUIRE_RETURNED:
+            self.got = t
+        elif self.got is not None:
+            self.holds.append((self.got, t - self.got))
+            self.got = None
+
+    def result(self) -> list:
+        return self.holds
+
+
 # One lane per thread; at any moment a thread is in exactly one of these
 # states, the first that applies of:
 STATES = ("running", "wait_read", "wait_write", "hold_read", "hold_write", "io", "held_io")
@@ -605,6 +629,11 @@ def count(events, name) -> int:
 def relock_gaps_us(events, task) -> list:
     """See :class:`RelockGaps`."""
     return fold(events, RelockGaps(task))
+
+
+def lock_holds_us(events, task) -> list:
+    """See :class:`LockHolds`."""
+    return fold(events, LockHolds(task))
 
 
 def lane_states(events, threads=(), end_us=None) -> dict:

@@ -460,13 +460,12 @@ class Explorer:
         summary = result.summary()
         counts = record.counts(result.events, COUNTED_EVENTS)
         summary["explorer"] = {"trace_counts": counts, **self.derive(result, summary)}
-        self.last_result, self.last_summary, self.last_message = result, summary, None
+        self.last_result = result               # summary_rows may read the run
         message = ("" if scenario is asked else
                    f"<div>These settings make a long run: it is shortened to "
                    f"{scenario.until_ms:g} ms of the {asked.until_ms:g} ms asked, to answer "
                    f"quickly. For the whole run: <code>faultlab.run(...)</code> below.</div>")
-        self.message.value = message
-        self.summary_box.value = summary_html = self._summary_html(summary)
+        summary_html = self._summary_html(summary)
         fig = self.figure(result)
         self.last_figure = fig
         picture = png_bytes(fig)

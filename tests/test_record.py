@@ -254,3 +254,14 @@ def test_percentiles_at_the_rank_boundaries():
     assert record.percentiles([]) == {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
     twenty = [float(i) for i in range(20)]           # ceil(0.95 * 20) = 19th smallest
     assert record.percentiles(twenty)["p95"] == 18.0
+
+
+def test_lock_holds_pair_each_grant_with_the_same_tasks_release():
+    events = [(1.0, "reader", record.RELEASED, ()),                       # no grant seen: left out
+              (2.0, "reader", record.ACQUIRE_RETURNED, (("write", False),)),
+              (2.5, "mapper", record.ACQUIRE_RETURNED, (("write", True),)),
+              (9.0, "reader", record.RELEASED, (("write", False),)),
+              (10.0, "mapper", record.RELEASED, (("write", True),)),
+              (11.0, "reader", record.ACQUIRE_RETURNED, (("write", False),))]  # still held: left out
+    assert record.lock_holds_us(events, "reader") == [(2.0, 7.0)]
+    assert record.lock_holds_us(events, "mapper") == [(2.5, 7.5)]

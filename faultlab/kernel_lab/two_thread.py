@@ -648,17 +648,24 @@ class BenchResult:
         ``start_locking`` (how soon the reader asks for mmap_lock again)."""
         return record.relock_gaps_us(self.lock_events, "reader")
 
+    def reader_rate(self) -> float:
+        """Reader accesses per second, from the start to the end of its last access."""
+        span_s = self.reader_ops[-1][1] / 1e6 if self.reader_ops else 0.0
+        return len(self.reader_ops) / span_s if span_s else 0.0
+
+    def mapper_rate(self) -> float:
+        """mmap + munmap pairs per second over the mapper's loop."""
+        return self.mapper_loops / (self.mapper_span_us / 1e6) if self.mapper_span_us else 0.0
+
     def summary(self) -> dict:
         n = len(self.reader_ops)
-        span_r = (self.reader_ops[-1][1] / 1e6) if n else 0.0
-        mapper_per_s = self.mapper_loops / (self.mapper_span_us / 1e6) if self.mapper_span_us else 0.0
         cal = self.calibration or {}
         out = {
             "path": self.path, "cpus": self.cpus, "disk_ms": self.disk_ms,
             "seconds": self.seconds, "kernel": self.kernel, "date": self.date,
-            "reader_per_s": round(n / span_r, 2) if span_r else 0.0,
+            "reader_per_s": round(self.reader_rate(), 2),
             "reader_alone_per_s": cal.get("reader_alone_per_s"),
-            "mapper_per_s": round(mapper_per_s, 1),
+            "mapper_per_s": round(self.mapper_rate(), 1),
             "mapper_alone_per_s": cal.get("mapper_alone_per_s"),
             "mapper_max_ms": round(self.mapper_max_us / 1000.0, 3),
             "mapper_latency_us": native.percentiles_us(self._hist_list()),
@@ -724,9 +731,7 @@ class BenchResult:
         pred = self.prediction()
         if pred is None:
             return {"absent": "the model's twin has no predict_two_thread() in this version"}
-        mapper = self.mapper_loops / (self.mapper_span_us / 1e6) if self.mapper_span_us else 0.0
-        n = len(self.reader_ops)
-        reader = n / (self.reader_ops[-1][1] / 1e6) if n else 0.0
+        mapper, reader = self.mapper_rate(), self.reader_rate()
         ratio = lambda p, m: round(p / m, 3) if m else None     # noqa: E731
         out = {"mapper_per_s": pred["mapper_per_s"], "reader_per_s": pred["reader_per_s"],
                "mapper_ratio": ratio(pred["mapper_per_s"], mapper),

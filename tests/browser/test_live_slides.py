@@ -28,8 +28,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from test_jupyterlab import BAD_PAGE_TEXT, DISPLAY, DROPDOWN, SLIDER_HANDLE, Deadline, poll
-from test_rise import NOTEBOOK, run_and_save
+from test_jupyterlab import DROPDOWN, SLIDER_HANDLE, Deadline, poll
+from test_rise import NOTEBOOK, bad_text, displayed, explorer_of, run_and_save
 
 STEPS = 80  # space-bar presses through the deck, at most
 DECK_BUTTON = '.jp-NotebookPanel-toolbar [data-jp-item-name="deck"] [data-command="deck:toggle"]'
@@ -105,15 +105,14 @@ def test_live_slides_explorer(lab_server, browser, screenshot_dir):
         assert 0 not in at["onscreen"] and not page.locator(".jp-Notebook .jp-Cell").first.is_visible(), (
             f"the first slide is still shown beside the explorer: the deck is not presenting ({at})"
         )
-        body = page.evaluate("document.body.innerText")
-        bad = [b for b in BAD_PAGE_TEXT if b in body]
+        bad = bad_text(page)
         assert not bad, f"the deck shows {bad}"
 
-        explorer = menu.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]")
+        explorer = explorer_of(menu)
 
         def shown() -> str:
-            parts = explorer.locator(DISPLAY).evaluate_all("els => els.map(e => e.innerHTML)")
-            return "\n".join(parts + explorer.locator("img").evaluate_all("els => els.map(e => e.src)"))
+            srcs = explorer.locator("img").evaluate_all("els => els.map(e => e.src)")
+            return "\n".join(displayed(explorer) + srcs)
 
         def answered(before: str):
             """The explorer is done running and shows something else than `before`."""

@@ -35,6 +35,22 @@ NOTEBOOK = "00_start_here.ipynb"
 STEPS = 150  # key presses through the deck, at most
 
 
+def bad_text(page) -> list:
+    """The texts of BAD_PAGE_TEXT (a traceback, a widget not rendered) the page shows."""
+    body = page.evaluate("document.body.innerText")
+    return [b for b in BAD_PAGE_TEXT if b in body]
+
+
+def explorer_of(menu):
+    """The output area of the explorer whose policy menu is ``menu``."""
+    return menu.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]")
+
+
+def displayed(explorer) -> list:
+    """The HTML of what the explorer's output area displays."""
+    return explorer.locator(DISPLAY).evaluate_all("els => els.map(e => e.innerHTML)")
+
+
 def run_and_save(page, lab_server, deadline):
     """Open the notebook in JupyterLab, run every cell, save it."""
     page.goto(
@@ -129,14 +145,13 @@ def test_rise_slideshow_explorer(lab_server, browser):
             f"the explorer's policy menu never came on screen in the slideshow; "
             f"page errors: {errors[:5]}"
         )
-        body = show.evaluate("document.body.innerText")
-        bad = [b for b in BAD_PAGE_TEXT if b in body]
+        bad = bad_text(show)
         assert not bad, f"the slideshow shows {bad}"
 
-        explorer = menu.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]")
+        explorer = explorer_of(menu)
 
         def shown() -> str:
-            return "\n".join(explorer.locator(DISPLAY).evaluate_all("els => els.map(e => e.innerHTML)"))
+            return "\n".join(displayed(explorer))
 
         before = shown()
         values = menu.evaluate("s => [...s.options].map(o => o.value)")
